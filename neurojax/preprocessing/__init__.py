@@ -1,0 +1,8 @@
+"""Differentiable M/EEG preprocessing stages.
+
+Each stage lives in its own public module (``filter``, ``resample``, ``asr``, ``ica``,
+``interpolate``, ``artifact``, ``metrics``) holding pure functions followed by the
+:class:`equinox.Module` layer that wraps them. This package re-exports the public names.
+"""
+
+from . import metrics as metrics
