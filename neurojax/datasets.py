@@ -334,6 +334,7 @@ def simulate_recording(
     masks: dict[str, np.ndarray] = {}
     names = tuple(f"EEG {i + 1:03d}" for i in range(n_channels))
     frontal = np.exp((pos[:, 1] - pos[:, 1].max()) / 0.03)  # 1 at the front, decays backwards
+    frontal[frontal < 0.05] = 0.0  # blinks do not reach the back of the head; masks stay exact
     lateral = np.abs(pos[:, 0]) / _HEAD_RADIUS
 
     if "blink" in chosen:
@@ -343,7 +344,7 @@ def simulate_recording(
         for start in _event_starts(rng, n_times, length, int(5 * sfreq), margin=length):
             wave[start : start + length] += rng.uniform(100, 200) * uv * shape
         data += frontal[:, None] * wave[None, :]
-        masks["blink"] = (frontal[:, None] > 0.05) & (wave[None, :] != 0)
+        masks["blink"] = (frontal[:, None] > 0) & (wave[None, :] != 0)
     if "muscle" in chosen:
         high = min(100.0, 0.45 * sfreq)
         spectrum = np.fft.rfft(rng.standard_normal(n_times))
