@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -62,6 +63,7 @@ class Recording:
         event_id: event name -> code.
         coil_type: MNE/FIFF coil type per channel (0 where not MEG).
         source: file the arrays came from.
+        info: the MNE ``Info`` when read through :mod:`neurojax.io` (used to write FIF back).
     """
 
     data: np.ndarray
@@ -75,6 +77,7 @@ class Recording:
     event_id: dict[str, int] = field(default_factory=dict)
     coil_type: np.ndarray | None = None
     source: str = ""
+    info: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_channels(self) -> int:
