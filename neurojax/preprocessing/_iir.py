@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["sosfilt_scan"]
+__all__ = ["sosfilt_scan", "sosfilt_block", "ssm_block_filter", "cascade_state_space", "block_operators"]
 
 
 def sosfilt_scan(
@@ -58,3 +59,129 @@ def sosfilt_scan(
     x_t = jnp.moveaxis(x, -1, 0)
     (z0, z1), y_t = jax.lax.scan(step, (zi[..., 0], zi[..., 1]), x_t)
     return jnp.moveaxis(y_t, 0, -1), jnp.stack([z0, z1], axis=-1)
+
+
+# --------------------------------------------------------------------------------------------
+# Block state-space core
+# --------------------------------------------------------------------------------------------
+#
+# The whole cascade is one linear state-space system with M = 2 * n_sections states laid out
+# exactly like SciPy's ``zi`` flattened, ``s = [z0_0, z1_0, z0_1, z1_1, ...]``:
+#
+#     s[t+1] = A s[t] + B x[t],      y[t] = C s[t] + D x[t].
+#
+# Cutting time into blocks of L samples, with s_b the state at the start of block b and x_b
+# the block's samples:
+#
+#     y_b     = O s_b + T x_b          O[i] = C A^i              (L x M)
+#     s_{b+1} = A^L s_b + R x_b        R[:, j] = A^(L-1-j) B     (M x L)
+#                                      T[i, j] = h[i - j]        (L x L, lower triangular)
+#
+# with h[0] = D, h[k] = C A^(k-1) B the impulse response. Only n_times / L sequential steps of
+# an M-dimensional recursion remain; the rest is matrix products.
+
+DEFAULT_BLOCK_LEN = 32
+
+
+def cascade_state_space(sos, xp=jnp):
+    """``(A, B, C, D)`` of a normalised SOS cascade (rows with ``a0 = 1``) in ``xp`` arithmetic."""
+    n_sections = sos.shape[0]
+    m = 2 * n_sections
+    eye = xp.eye(m, dtype=sos.dtype)
+    cu = xp.zeros(m, dtype=sos.dtype)  # section input u = cu . s + du x
+    du = xp.ones((), dtype=sos.dtype)
+    rows_a, rows_b = [], []
+    for k in range(n_sections):
+        b0, b1, b2, _, a1, a2 = (sos[k, i] for i in range(6))
+        g1 = b1 - a1 * b0
+        g2 = b2 - a2 * b0
+        rows_a.append(g1 * cu - a1 * eye[2 * k] + eye[2 * k + 1])
+        rows_b.append(g1 * du)
+        rows_a.append(g2 * cu - a2 * eye[2 * k])
+        rows_b.append(g2 * du)
+        cu = b0 * cu + eye[2 * k]
+        du = b0 * du
+    return xp.stack(rows_a), xp.stack(rows_b), cu, du
+
+
+def _block_operators_np(sos: np.ndarray, block_len: int):
+    a, b, c, d = cascade_state_space(sos, np)
+    m = a.shape[0]
+    obs = np.empty((block_len, m))
+    vec = np.empty((block_len, m))
+    ci, vi = c.copy(), b.copy()
+    for i in range(block_len):
+        obs[i], vec[i] = ci, vi
+        ci, vi = ci @ a, a @ vi
+    h = np.concatenate([[d], obs[: block_len - 1] @ b])
+    idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
+    toep = np.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
+    return obs, toep, vec[::-1].T.copy(), np.linalg.matrix_power(a, block_len), a
+
+
+def _block_operators_jnp(sos, block_len: int):
+    a, b, c, d = cascade_state_space(sos, jnp)
+
+    def step(carry, _):
+        ci, vi, pi = carry
+        return (ci @ a, a @ vi, a @ pi), (ci, vi)
+
+    eye = jnp.eye(a.shape[0], dtype=a.dtype)
+    (_, _, a_pow), (obs, vec) = jax.lax.scan(step, (c, b, eye), None, length=block_len)
+    h = jnp.concatenate([d[None], obs[: block_len - 1] @ b])
+    idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
+    toep = jnp.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
+    return obs, toep, vec[::-1].T, a_pow, a
+
+
+def block_operators(sos, block_len: int, dtype):
+    """``(O, T, R, A^L, A)`` for the block recursion, in ``dtype``.
+
+    Concrete coefficients are expanded on the host in float64 (then cast), which keeps the
+    float32 operators as accurate as the coefficients themselves; traced coefficients (a
+    learnable design) are expanded in JAX at the working precision.
+    """
+    if not isinstance(sos, jax.core.Tracer):
+        sos64 = np.asarray(sos, dtype=np.float64)
+        sos64 = sos64 / sos64[:, 3:4]
+        ops = _block_operators_np(sos64, block_len)
+        return tuple(jnp.asarray(o, dtype=dtype) for o in ops)
+    sos = (sos / sos[:, 3:4]).astype(dtype)
+    return _block_operators_jnp(sos, block_len)
+
+
+def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN):
+    """Filter rows of ``x`` ``(n, n_times)`` from states ``s0`` ``(n, M)``; returns ``(y, s_final)``."""
+    n, n_times = x.shape
+    obs, toep, rmat, a_pow, a = block_operators(sos, block_len, x.dtype)
+    n_blocks = -(-n_times // block_len)
+    pad = n_blocks * block_len - n_times
+    xb = jnp.pad(x, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
+    u = jnp.einsum("nbl,ml->bnm", xb, rmat)
+
+    def step(s, ub):
+        return s @ a_pow.T + ub, s
+
+    s_end, states = jax.lax.scan(step, s0, u)
+    y = jnp.einsum("bnm,lm->nbl", states, obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
+    y = y.reshape(n, n_blocks * block_len)[:, :n_times]
+    if pad:
+        rem = block_len - pad
+        s_last = states[-1]
+        s_end = s_last @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
+    return y, s_end
+
+
+def sosfilt_block(sos, x, zi=None, block_len: int = DEFAULT_BLOCK_LEN):
+    """Same contract as :func:`sosfilt_scan`, computed with the block state-space core."""
+    batch = x.shape[:-1]
+    n_sections = sos.shape[0]
+    m = 2 * n_sections
+    x2 = x.reshape((-1, x.shape[-1]))
+    if zi is None:
+        s0 = jnp.zeros((x2.shape[0], m), x.dtype)
+    else:
+        s0 = jnp.moveaxis(jnp.asarray(zi, x.dtype), 0, -2).reshape((-1, m))
+    y, s_end = ssm_block_filter(sos, x2, s0, block_len)
+    zf = jnp.moveaxis(s_end.reshape((*batch, n_sections, 2)), -2, 0)
+    return y.reshape(x.shape), zf
