@@ -352,3 +352,168 @@ def apply_asr(
     xb = x.reshape((-1, c, s))
     out = run(xb, v, stdevs, tau, sos, zi, jnp.asarray(temperature, dtype))
     return out.reshape(x.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration-window selection
+
+
+def clean_windows(
+    data: Float[Array, "C S"],
+    sfreq: float,
+    max_bad_channels: float = 0.075,
+    zthresholds: tuple[float, float] = (-3.5, 5.5),
+    window_len: float = 1.0,
+    window_overlap: float = 0.66,
+) -> tuple[Array, np.ndarray]:
+    """Select clean calibration data from a recording (clean_rawdata's ``clean_windows``).
+
+    Per channel, the RMS of the raw signal in ``window_len``-second windows (66 % overlap) is
+    z-scored with a robust fit of its clean part (:func:`fit_eeg_distribution`). A window is
+    dropped when more than ``max_bad_channels`` (a fraction of C if < 1, rounded) channels exceed
+    ``zthresholds[1]``, or fall below ``zthresholds[0]``. The defaults are those ``clean_asr`` uses
+    for its automatic calibration (0.075, [-3.5, 5.5], 1 s).
+
+    Arguments:
+        data: ``(n_channels, n_times)`` high-passed recording.
+        sfreq: sampling rate in Hz.
+
+    Returns:
+        ``(clean, mask)``: the retained samples concatenated in time (the joins are not smoothed,
+        as in the reference) and the boolean ``(n_times,)`` mask of retained samples (NumPy).
+    """
+    x = as_float_array(data, "data")
+    if x.ndim != 2:
+        raise ValueError(f"data must be 2-D (n_channels, n_times); got shape {x.shape}")
+    check_finite(x, "data")
+    fs = check_sfreq(sfreq)
+    c, s = x.shape
+    n_win = window_len * fs
+    starts = rms_window_starts(s, n_win, window_overlap)
+    if len(starts) < MIN_CALIBRATION_WINDOWS:
+        raise ValueError(
+            f"data too short for clean_windows: {len(starts)} windows of {window_len:g} s, "
+            f"at least {MIN_CALIBRATION_WINDOWS} are needed (about {(MIN_CALIBRATION_WINDOWS * 0.34 + 1) * window_len:.0f} s)"
+        )
+    rms = window_rms(x, starts, n_win)
+    mu, sig, _, _ = fit_eeg_distribution(rms)
+    z = np.sort(np.asarray((rms - mu[:, None]) / sig[:, None]), axis=0)
+    max_bad = int(round_half_away(c * max_bad_channels)) if 0 < max_bad_channels < 1 else int(max_bad_channels)
+    lo, hi = min(zthresholds), max(zthresholds)
+    remove = np.zeros(len(starts), dtype=bool)
+    if hi > 0:
+        remove |= z[c - 1 - max_bad] > hi
+    if lo < 0:
+        remove |= z[max_bad] < lo
+    mask = np.ones(s, dtype=bool)
+    n_take = int(np.floor(n_win - 1)) + 1
+    for st in starts[remove]:
+        mask[st : st + n_take] = False
+    return x[:, np.flatnonzero(mask)], mask
+
+
+# --------------------------------------------------------------------------------------------
+# Equinox layer
+
+
+class ASR(eqx.Module):
+    """Artifact Subspace Reconstruction as an Equinox layer.
+
+    ``ASR(sfreq=250.0, cutoff=20.0).fit(recording)`` calibrates (by default on the windows that
+    :func:`clean_windows` keeps, ``calibration="auto"``; ``"off"`` uses the whole input) and returns
+    a fitted layer; calling it cleans data with the same channels.
+
+    The fitted statistics (``mixing_matrix``, ``component_stdevs``, ``mu``, ``sigma``, filter
+    state) are constants: ``__call__`` stops their gradients. ``cutoff`` is a learnable array:
+    in ``mode="hard"`` the forward pass is exactly clean_rawdata's (hard keep/reject) and its
+    gradient flows through a sigmoid straight-through surrogate; ``mode="smooth"`` relaxes the
+    decisions in the forward pass too (Bayesian reconstruction, see :mod:`._asr_process`).
+    """
+
+    cutoff: Array
+    mixing_matrix: Array | None = None
+    component_stdevs: Array | None = None
+    mu: Array | None = None
+    sigma: Array | None = None
+    sos: Array | None = None
+    zi: Array | None = None
+    sfreq: float | None = eqx.field(static=True, default=None)
+    window_size: int | None = eqx.field(static=True, default=None)
+    step_size: int | None = eqx.field(static=True, default=None)
+    lookahead: int | None = eqx.field(static=True, default=None)
+    max_dims: float = eqx.field(static=True, default=0.66)
+    mode: str = eqx.field(static=True, default="hard")
+    temperature: float = eqx.field(static=True, default=0.1)
+    calibration: str = eqx.field(static=True, default="auto")
+
+    def __init__(
+        self,
+        sfreq: float | None = None,
+        cutoff: float | Array = 5.0,
+        *,
+        window_size: int | None = None,
+        step_size: int | None = None,
+        lookahead: int | None = None,
+        max_dims: float = 0.66,
+        mode: str = "hard",
+        temperature: float = 0.1,
+        calibration: str = "auto",
+        state: ASRState | None = None,
+    ):
+        if mode not in ("hard", "smooth"):
+            raise ValueError(f"mode must be 'hard' or 'smooth', got {mode!r}")
+        if calibration not in ("auto", "off"):
+            raise ValueError(f"calibration must be 'auto' or 'off', got {calibration!r}")
+        self.sfreq = None if sfreq is None else check_sfreq(sfreq)
+        self.cutoff = jnp.asarray(cutoff, dtype=jnp.result_type(float))
+        self.window_size, self.step_size, self.lookahead = window_size, step_size, lookahead
+        self.max_dims, self.mode, self.temperature, self.calibration = max_dims, mode, float(temperature), calibration
+        if state is not None:
+            self.mixing_matrix, self.component_stdevs = state.mixing_matrix, state.component_stdevs
+            self.mu, self.sigma, self.sos, self.zi = state.mu, state.sigma, state.sos, state.zi
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.mixing_matrix is not None
+
+    def state(self) -> ASRState:
+        """The fitted statistics as an :class:`ASRState` (gradients of the statistics stopped)."""
+        if not self.is_fitted:
+            raise ValueError("ASR layer is not fitted; call .fit(calibration_data) first")
+        sg = jax.lax.stop_gradient
+        return ASRState(
+            mixing_matrix=sg(self.mixing_matrix),
+            component_stdevs=sg(self.component_stdevs),
+            cutoff=self.cutoff,
+            mu=sg(self.mu),
+            sigma=sg(self.sigma),
+            sos=None if self.sos is None else sg(self.sos),
+            zi=None if self.zi is None else sg(self.zi),
+            sfreq=self.sfreq,
+        )
+
+    def fit(self, x: Float[Array, "C S"], *, key=None) -> ASR:
+        """Calibrate on ``x`` and return the fitted layer (``key`` is unused: deterministic)."""
+        del key
+        x = as_float_array(x, "x")
+        if self.calibration == "auto" and self.sfreq is not None:
+            x, _ = clean_windows(x, self.sfreq)
+        st = calibrate_asr(x, float(self.cutoff), sfreq=self.sfreq)
+        fitted = (st.mixing_matrix, st.component_stdevs, st.mu, st.sigma, st.sos, st.zi)
+        names = ("mixing_matrix", "component_stdevs", "mu", "sigma", "sos", "zi")
+        out = self
+        for name, value in zip(names, fitted):
+            out = eqx.tree_at(lambda m, n=name: getattr(m, n), out, value, is_leaf=lambda v: v is None)
+        return out
+
+    def __call__(self, x: Float[Array, "*batch C S"]) -> Float[Array, "*batch C S"]:
+        return apply_asr(
+            x,
+            self.state(),
+            self.window_size,
+            self.step_size,
+            lookahead=self.lookahead,
+            max_dims=self.max_dims,
+            mode=self.mode,
+            temperature=self.temperature,
+        )
