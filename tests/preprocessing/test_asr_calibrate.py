@@ -225,7 +225,7 @@ def test_tutorial_calibration_api():
 def test_calibration_errors():
     x = clean(400, n_ch=4)
     with pytest.raises(ValueError, match="too short"):
-        calibrate_asr(x[:, :100])
+        calibrate_asr(x[:, :40])
     with pytest.raises(ValueError, match="too short"):
         calibrate_asr(x, sfreq=250.0)  # 1.6 s < 20 windows of 0.5 s
     bad = x.copy()
