@@ -6,3 +6,4 @@ Each stage lives in its own public module (``filter``, ``resample``, ``asr``, ``
 """
 
 from . import metrics as metrics
+from .asr import ASR as ASR, ASRState as ASRState, apply_asr as apply_asr, calibrate_asr as calibrate_asr, clean_windows as clean_windows
