@@ -6,3 +6,4 @@ Each stage lives in its own public module (``filter``, ``resample``, ``asr``, ``
 """
 
 from . import metrics as metrics
+from .ica import FastICA as FastICA, fastica as fastica, ica_apply as ica_apply, ica_sources as ica_sources, find_bads_ref as find_bads_ref, amari_distance as amari_distance
