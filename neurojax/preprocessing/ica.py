@@ -269,8 +269,10 @@ def _exclude_mask(exclude, k: int, dtype) -> Array:
         return jnp.zeros((k,), dtype)
     if isinstance(exclude, (int, np.integer)):
         exclude = [exclude]
-    arr = jnp.asarray(exclude)
-    if arr.dtype == jnp.bool_:
+    arr = exclude if isinstance(exclude, jax.Array) else np.asarray(exclude)
+    if arr.size == 0:
+        return jnp.zeros((k,), dtype)
+    if arr.dtype == np.bool_:
         if arr.shape != (k,):
             raise ValueError(f"a boolean exclude mask must have shape ({k},), got {arr.shape}")
         return arr.astype(dtype)
@@ -278,7 +280,9 @@ def _exclude_mask(exclude, k: int, dtype) -> Array:
         idx = np.asarray(arr).reshape(-1)
         if idx.size and (idx.min() < -k or idx.max() >= k):
             raise ValueError(f"exclude indices {idx.tolist()} out of range for {k} components")
-    return jnp.zeros((k,), dtype).at[arr.reshape(-1)].set(1.0)
+    if not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(f"exclude must hold integer indices or be a boolean mask, got dtype {arr.dtype}")
+    return jnp.zeros((k,), dtype).at[jnp.asarray(arr).reshape(-1)].set(1.0)
 
 
 def ica_apply(
