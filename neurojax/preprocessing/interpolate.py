@@ -366,6 +366,31 @@ class Interpolator(eqx.Module):
             _check_counts(mask) if mask.any() else None
         return eqx.tree_at(lambda m: m.bad_mask, self, jnp.asarray(mask))
 
+    def fit(self, x: Any, *, key: jax.Array | None = None, keep_existing: bool = True, **detect_kwargs: Any) -> Interpolator:
+        """Detect bad channels in ``x`` and return a copy whose ``bad_mask`` flags them.
+
+        Runs :func:`neurojax.preprocessing.bad_channels.find_bad_channels` (all channels are
+        treated as one type) on ``x`` ``(C, T)`` or epochs ``(E, C, T)`` (concatenated in time).
+        With ``key`` the RANSAC criterion runs too, using these positions. Needs ``sfreq`` given at
+        construction. Jittable in ``x``. ``keep_existing`` keeps channels already marked bad.
+        """
+        from .bad_channels import find_bad_channels
+
+        if self.sfreq is None:
+            raise ValueError("Interpolator.fit needs the sampling rate: build it with Interpolator(pos, sfreq=...)")
+        x = as_float_array(x)
+        check_ndim(x, 2)
+        if x.shape[-2] != self.n_channels:
+            raise ValueError(f"data has {x.shape[-2]} channels but the Interpolator was built for {self.n_channels}")
+        if x.ndim > 2:
+            x = jnp.moveaxis(x, -2, 0).reshape(self.n_channels, -1)
+        ransac = key is not None
+        found = find_bad_channels(
+            x, self.sfreq, pos=np.asarray(self.pos) if ransac else None, ransac=ransac, key=key, **detect_kwargs
+        )
+        mask = found.mask | self.bad_mask if keep_existing else found.mask
+        return eqx.tree_at(lambda m: m.bad_mask, self, mask)
+
     def matrix(self) -> jax.Array:
         """The ``(C, C)`` matrix for the current mask (bad rows only are non-zero)."""
         return _ss.masked_matrix(self.inverse, self.bad_mask)
