@@ -6,3 +6,4 @@ Each stage lives in its own public module (``filter``, ``resample``, ``asr``, ``
 """
 
 from . import metrics as metrics
+from . import artifact as artifact
