@@ -415,7 +415,7 @@ def filter_data(
         sos = _ba_to_sos_host(b_np, a_np) if max(a_np.size, b_np.size) > 3 else _biquad(b_np, a_np, np)
         if zi is None:
             return sosfilt(sos, x, method=method)
-        return sosfilt(sos, x, _zi_to_sections(zi, x), method=method)
+        return _biquad_with_zi(sos, x, zi, method)
     a_arr = a_arr.astype(x.dtype)
     b_arr = b_arr.astype(x.dtype) / a_arr[0]
     a_arr = a_arr / a_arr[0]
@@ -435,7 +435,15 @@ def filter_data(
     sos = _biquad(b_arr, a_arr, jnp)
     if zi is None:
         return sosfilt(sos, x, method=method)
-    return sosfilt(sos, x, _zi_to_sections(zi, x), method=method)
+    return _biquad_with_zi(sos, x, zi, method)
+
+
+def _biquad_with_zi(sos, x, zi, method):
+    """One section with an lfilter-layout state (a biquad's DF-II-T state is lfilter's)."""
+    zi = jnp.asarray(zi, x.dtype)
+    order = zi.shape[-1]
+    y, zf = sosfilt(sos, x, _zi_to_sections(zi, x), method=method)
+    return y, zf[0][..., :order]
 
 
 def _fir_out(x, b, zi):
