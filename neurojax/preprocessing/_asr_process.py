@@ -75,9 +75,9 @@ def blend_layout(points: np.ndarray, start: int = 0):
     return gather, weight, scatter
 
 
-def window_covariances(xf_pad: Float[Array, "C T"], ends: np.ndarray, n_win: int, batch_size: int = 64) -> Float[Array, "n C C"]:
+def window_covariances(xf_pad: Float[Array, "C T"], ends, n_win: int, batch_size: int = 64) -> Float[Array, "n C C"]:
     """``W W^T / N`` for the ``N``-sample window ending at each 0-based index in ``ends``."""
-    starts = jnp.asarray(np.asarray(ends) - n_win + 1)
+    starts = jnp.asarray(ends) - n_win + 1
 
     def one(s):
         w = jax.lax.dynamic_slice_in_dim(xf_pad, s, n_win, axis=1)
@@ -93,7 +93,8 @@ def eigh_safe(a: Float[Array, "... n n"]) -> tuple[Array, Array]:
     The JVP replaces ``1 / (lam_j - lam_i)`` by ``d / (d^2 + eps^2)``, ``eps`` = 1e-6 x the mean
     eigenvalue magnitude; identical to the exact derivative for well-separated eigenvalues.
     """
-    return jnp.linalg.eigh(symmetrize(a))
+    lam, u = jnp.linalg.eigh(symmetrize(a))
+    return lam, u
 
 
 @eigh_safe.defjvp
@@ -133,7 +134,14 @@ def reconstruction(
     protected = (np.arange(c) + 1) < (c - maxdims)
     keep = (lam < theta) | protected
     tiny = jnp.finfo(lam.dtype).tiny
-    soft = jax.nn.sigmoid((jnp.log(jnp.maximum(theta, tiny)) - jnp.log(jnp.maximum(lam, tiny))) / temperature)
+    if mode == "hard":
+        # The surrogate only carries the cutoff's influence: with U and lam detached, the data
+        # gradient is the exact (piecewise) derivative of the hard forward pass.
+        lam_s = jax.lax.stop_gradient(lam)
+        theta_s = jnp.sum((t_mat @ jax.lax.stop_gradient(u)) ** 2, axis=-2)
+    else:
+        lam_s, theta_s = lam, theta
+    soft = jax.nn.sigmoid((jnp.log(jnp.maximum(theta_s, tiny)) - jnp.log(jnp.maximum(lam_s, tiny))) / temperature)
     soft = jnp.where(protected, 1.0, soft)
     hard = keep.astype(lam.dtype)
     w = hard + soft - jax.lax.stop_gradient(soft) if mode == "hard" else soft

@@ -63,11 +63,22 @@ from ._asr_calibrate import (
     window_rms,
 )
 from ._asr_process import blend, blend_layout, reconstruction, update_points, window_covariances
+from ._asr_stream import StreamCounters, stream_step
 from ._eeg_distribution import fit_eeg_distribution
 from ._validate import as_float_array, check_finite, check_ndim, check_same_channels, check_sfreq
 from ._yulewalk import round_half_away, shaping_filter_sos
 
-__all__ = ["ASRState", "calibrate_asr", "apply_asr", "clean_windows", "ASR", "MIN_CALIBRATION_WINDOWS"]
+__all__ = [
+    "ASRState",
+    "calibrate_asr",
+    "apply_asr",
+    "clean_windows",
+    "ASR",
+    "ASRStream",
+    "asr_stream_init",
+    "asr_stream_process",
+    "MIN_CALIBRATION_WINDOWS",
+]
 
 #: Fewest calibration RMS windows accepted (the robust fit is meaningless on fewer).
 MIN_CALIBRATION_WINDOWS = 20
@@ -465,7 +476,7 @@ class ASR(eqx.Module):
         if calibration not in ("auto", "off"):
             raise ValueError(f"calibration must be 'auto' or 'off', got {calibration!r}")
         self.sfreq = None if sfreq is None else check_sfreq(sfreq)
-        self.cutoff = jnp.asarray(cutoff, dtype=jnp.result_type(float))
+        self.cutoff = cutoff if isinstance(cutoff, jax.Array) else jnp.asarray(cutoff, dtype=jnp.result_type(float))
         self.window_size, self.step_size, self.lookahead = window_size, step_size, lookahead
         self.max_dims, self.mode, self.temperature, self.calibration = max_dims, mode, float(temperature), calibration
         if state is not None:
@@ -499,12 +510,18 @@ class ASR(eqx.Module):
         if self.calibration == "auto" and self.sfreq is not None:
             x, _ = clean_windows(x, self.sfreq)
         st = calibrate_asr(x, float(self.cutoff), sfreq=self.sfreq)
-        fitted = (st.mixing_matrix, st.component_stdevs, st.mu, st.sigma, st.sos, st.zi)
-        names = ("mixing_matrix", "component_stdevs", "mu", "sigma", "sos", "zi")
-        out = self
-        for name, value in zip(names, fitted):
-            out = eqx.tree_at(lambda m, n=name: getattr(m, n), out, value, is_leaf=lambda v: v is None)
-        return out
+        return ASR(
+            self.sfreq,
+            self.cutoff,
+            window_size=self.window_size,
+            step_size=self.step_size,
+            lookahead=self.lookahead,
+            max_dims=self.max_dims,
+            mode=self.mode,
+            temperature=self.temperature,
+            calibration=self.calibration,
+            state=st,
+        )
 
     def __call__(self, x: Float[Array, "*batch C S"]) -> Float[Array, "*batch C S"]:
         return apply_asr(
@@ -517,3 +534,70 @@ class ASR(eqx.Module):
             mode=self.mode,
             temperature=self.temperature,
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Streaming
+
+
+class ASRStream(NamedTuple):
+    """State of chunked ASR processing (see :func:`asr_stream_process`)."""
+
+    arrays: dict
+    counters: StreamCounters
+    params: _Params
+    has_filter: bool
+    mode: str
+    temperature: float
+
+
+def asr_stream_init(
+    state: ASRState,
+    window_size: int | None = None,
+    step_size: int | None = None,
+    *,
+    lookahead: int | None = None,
+    max_dims: float = 0.66,
+    mode: str = "hard",
+    temperature: float = 0.1,
+    dtype=None,
+) -> ASRStream:
+    """Start chunked processing with the same parameters as :func:`apply_asr`."""
+    c = state.mixing_matrix.shape[0]
+    fs = state.sfreq
+    params = _process_params(c, fs, window_size, step_size, lookahead, max_dims)
+    dtype = dtype or jnp.asarray(state.mixing_matrix).dtype
+    arrays = dict(
+        buf=jnp.zeros((c, 0), dtype),
+        tail=None,
+        hist=jnp.zeros((c, params.n_win - 1), dtype),
+        zi=None if fs is None else jnp.asarray(state.zi, dtype),
+        sos=None if fs is None else jnp.asarray(state.sos, dtype),
+        r_prev=jnp.eye(c, dtype=dtype),
+        prev_trivial=jnp.asarray(True),
+        v=jnp.asarray(state.mixing_matrix, dtype),
+        stdevs=jnp.asarray(state.component_stdevs, dtype),
+        tau=jnp.asarray(state.mu, dtype) + jnp.asarray(state.cutoff, dtype) * jnp.asarray(state.sigma, dtype),
+    )
+    return ASRStream(arrays, StreamCounters(0, 0, False), params, fs is not None, mode, float(temperature))
+
+
+def asr_stream_process(chunk: Float[Array, "C n"], stream: ASRStream, final: bool = False) -> tuple[Array, ASRStream]:
+    """Process the next ``chunk`` of a recording; returns ``(cleaned samples, new stream)``.
+
+    Update points stay on the recording's global grid, so the concatenated outputs of all calls
+    (the last one with ``final=True``, which appends the end reflection and flushes) equal
+    :func:`apply_asr` on the whole recording, whatever the chunk sizes. Each call returns the
+    samples that are final so far (about ``lookahead`` + up to ``step_size`` samples of delay);
+    the first chunk needs at least ``lookahead + 1`` samples.
+    """
+    x = as_float_array(chunk, "chunk")
+    if x.ndim != 2:
+        raise ValueError(f"chunk must be 2-D (n_channels, n_times); got shape {x.shape}")
+    check_same_channels(stream.arrays["v"].shape[0], x, "chunk", "the ASR state")
+    x = check_finite(x, "chunk").astype(stream.arrays["v"].dtype)
+    out, arrays, counters = stream_step(
+        x, final, arrays=stream.arrays, counters=stream.counters, params=stream.params,
+        has_filter=stream.has_filter, mode=stream.mode, temperature=stream.temperature,
+    )
+    return out, stream._replace(arrays=arrays, counters=counters)
