@@ -191,7 +191,7 @@ def test_without_sources_is_light(rng):
     assert light.components_ is None and light.unmixing_ is not None
     lean = FastICA(n_components=4, store_sources=False).fit(jnp.asarray(x), key=jax.random.PRNGKey(0))
     assert lean.components_ is None
-    np.testing.assert_allclose(lean.unmixing_, model.unmixing_)
+    np.testing.assert_allclose(lean.unmixing_, model.unmixing_, rtol=1e-5, atol=1e-7)  # float32 rounding
 
 
 @pytest.mark.filterwarnings("ignore::neurojax.preprocessing.ica.ConvergenceWarning")  # Gaussian sources
