@@ -143,6 +143,11 @@ def _explained_variance_ncomp(d: np.ndarray, fraction: float) -> int:
     return k
 
 
+def _warn_if_not_converged(message: str, converged) -> None:
+    if not np.all(np.asarray(converged)):
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+
+
 def _singular_values(X: Array, solver: str) -> Array:
     xc = X - jnp.mean(X, axis=1, keepdims=True)
     if solver == "svd":
@@ -275,13 +280,16 @@ def fastica(
             "interpolated channels remove dimensions); reduce with an int n_components <= rank or a "
             "float such as n_components=0.999999"
         )
-    if warn and not is_traced(converged) and not bool(converged):
-        warnings.warn(
+    if warn:
+        message = (
             f"FastICA did not converge in max_iter={max_iter} iterations (tol={tol}); increase max_iter, "
-            "loosen tol, or reduce n_components",
-            ConvergenceWarning,
-            stacklevel=2,
+            "loosen tol, or reduce n_components"
         )
+        if is_traced(converged):
+            # Under jit/vmap the flag is only known at run time: warn from a host callback.
+            jax.debug.callback(partial(_warn_if_not_converged, message), converged)
+        elif not bool(converged):
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
     return ICAFit(mean, K, unmixing, mixing, sources, n_iter, converged)
 
 

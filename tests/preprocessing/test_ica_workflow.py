@@ -191,12 +191,13 @@ def test_gradient_through_fit_matches_finite_differences(x64, rng, algorithm, n_
     wts = jnp.asarray(rng.normal(size=x.shape))
     w_init = rng.normal(size=(k, k))
 
+    ica = FastICA(n_components=k, algorithm=algorithm, w_init=w_init, tol=1e-13, max_iter=1000, store_sources=False)
+
     def loss(xx, frozen=False):
-        r = fastica(xx, n_components=k, algorithm=algorithm, w_init=w_init, tol=1e-13, max_iter=1000, return_sources=False)
-        mats = (r.unmixing, r.mixing, r.mean)
+        model = ica.fit(xx)  # the Module API, as a user would write it
         if frozen:
-            mats = jax.lax.stop_gradient(mats)
-        return jnp.sum(ica_apply(xx, *mats, [0]) * wts)
+            model = jax.lax.stop_gradient(model)
+        return jnp.sum(model.apply(xx, exclude=[0]) * wts)
 
     x = jnp.asarray(x)
     v = jnp.asarray(rng.normal(size=x.shape))
@@ -210,6 +211,20 @@ def test_gradient_through_fit_matches_finite_differences(x64, rng, algorithm, n_
 
 
 # ----------------------------------------------------------------------------- jit / vmap (I16)
+
+
+def test_fitted_module_is_a_light_jittable_layer(rng):
+    """The fitted module without sources is a pytree of O(k C) arrays; eqx.filter_jit(model)(X)
+    equals the eager call (float32, 1e-6 relative)."""
+    import equinox as eqx
+
+    x, _, _ = _mixture(rng, 5, 5, 2000)
+    model = FastICA(n_components=5).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
+    layer = model.without_sources().set_exclude([1])
+    sizes = [leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(layer, eqx.is_array))]
+    assert max(sizes) <= 25
+    out = eqx.filter_jit(lambda m, xx: m(xx))(layer, jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(out, layer(jnp.asarray(x, jnp.float32)), rtol=1e-6, atol=1e-6 * np.abs(x).max())
 
 
 def test_jit_and_vmap_match_eager(x64, rng):
