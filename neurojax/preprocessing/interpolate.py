@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache, partial
 from typing import Any
 
 import equinox as eqx
@@ -205,13 +206,39 @@ def _check_spline_options(n_terms: int, stiffness: float, alpha: float) -> None:
         raise ValueError(f"alpha must be > 0 (it makes the spline system positive definite; MNE uses 1e-5), got {alpha!r}")
 
 
+@lru_cache(maxsize=64)
+def _host_matrix(
+    pos_bytes: bytes, shape: tuple, mask_bytes: bytes, origin: Any, n_terms: int, stiffness: float, alpha: float
+) -> np.ndarray:
+    """Validated, cached host float64 matrix (repeated calls with the same montage and bad set
+    skip validation, the sphere fit and the factorisation). Arguments are hashable encodings."""
+    pos = _check_positions(np.frombuffer(pos_bytes, dtype=np.float64).reshape(shape))
+    mask = np.frombuffer(mask_bytes, dtype=bool)
+    o = _resolve_origin(origin if isinstance(origin, str) else np.frombuffer(origin, dtype=np.float64), pos)
+    unit = _ss.unit_vectors(pos, o)
+    matrix = _ss.reduced_matrix(unit[~mask], unit[mask], n_terms=n_terms, stiffness=stiffness, alpha=alpha)
+    matrix.setflags(write=False)
+    return matrix
+
+
 def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax.Array:
-    bad = np.flatnonzero(mask)
-    good = np.flatnonzero(~mask)
-    m = jnp.asarray(matrix, dtype=data.dtype)
-    x_good = check_finite(data[..., good, :], "data (good channels)")
-    filled = jnp.matmul(m, x_good, precision=jax.lax.Precision.HIGHEST)
-    return data.at[..., bad, :].set(filled)
+    bad = tuple(np.flatnonzero(mask).tolist())
+    good = tuple(np.flatnonzero(~mask).tolist())
+    out, finite = _apply_reduced_jit(data, jnp.asarray(matrix, dtype=data.dtype), bad, good)
+    msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
+    if is_traced(out):
+        return eqx.error_if(out, ~finite, msg)
+    if not bool(finite):
+        raise ValueError(msg)
+    return out
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _apply_reduced_jit(data: jax.Array, matrix: jax.Array, bad: tuple, good: tuple) -> tuple[jax.Array, jax.Array]:
+    # one compiled kernel per (shape, bad set): gather good rows, one matmul, scatter bad rows
+    x_good = data[..., np.asarray(good), :]
+    filled = jnp.matmul(matrix, x_good, precision=jax.lax.Precision.HIGHEST)
+    return data.at[..., np.asarray(bad), :].set(filled), jnp.all(jnp.isfinite(x_good))
 
 
 def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array) -> jax.Array:
@@ -271,16 +298,23 @@ def spherical_spline_interpolate(
             _check_counts(mask)
         return _apply_masked(x, jnp.asarray(mask), inverse)
 
-    pos = _check_positions(sensor_coords, n_channels)
-    o = _resolve_origin(origin, pos)
-    unit = _ss.unit_vectors(pos, o)
     if isinstance(mask, np.ndarray):
+        pos = np.asarray(sensor_coords, dtype=np.float64)
+        if pos.shape != (n_channels, 3):
+            _check_positions(pos, n_channels)  # raises with the precise message
         if not mask.any():
+            _check_positions(pos, n_channels)
             warnings.warn("No bad channels to interpolate. Doing nothing...", RuntimeWarning, stacklevel=2)
             return x
         _check_counts(mask)
-        matrix = _ss.reduced_matrix(unit[~mask], unit[mask], n_terms=n_terms, stiffness=stiffness, alpha=alpha)
+        origin_key = origin if isinstance(origin, str) else np.asarray(origin, dtype=np.float64).tobytes()
+        matrix = _host_matrix(
+            pos.tobytes(), pos.shape, mask.tobytes(), origin_key, int(n_terms), float(stiffness), float(alpha)
+        )
         return _apply_reduced(x, mask, matrix)
+    pos = _check_positions(sensor_coords, n_channels)
+    o = _resolve_origin(origin, pos)
+    unit = _ss.unit_vectors(pos, o)
     inverse = _ss.bordered_inverse(unit, n_terms=n_terms, stiffness=stiffness, alpha=alpha)
     inverse = jnp.asarray(inverse, dtype=jnp.result_type(float))
     mask = eqx.error_if(mask, jnp.sum(~mask) < 4, "fewer than 4 good channels: cannot interpolate")
