@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 import equinox as eqx
@@ -222,8 +222,8 @@ def _host_matrix(
 
 
 def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax.Array:
-    bad = tuple(np.flatnonzero(mask).tolist())
-    good = tuple(np.flatnonzero(~mask).tolist())
+    bad = jnp.asarray(np.flatnonzero(mask), dtype=jnp.int32)
+    good = jnp.asarray(np.flatnonzero(~mask), dtype=jnp.int32)
     out, finite = _apply_reduced_jit(data, jnp.asarray(matrix, dtype=data.dtype), bad, good)
     msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
     if is_traced(out):
@@ -233,12 +233,12 @@ def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax
     return out
 
 
-@partial(jax.jit, static_argnums=(2, 3))
-def _apply_reduced_jit(data: jax.Array, matrix: jax.Array, bad: tuple, good: tuple) -> tuple[jax.Array, jax.Array]:
-    # one compiled kernel per (shape, bad set): gather good rows, one matmul, scatter bad rows
-    x_good = data[..., np.asarray(good), :]
+@jax.jit
+def _apply_reduced_jit(data: jax.Array, matrix: jax.Array, bad: jax.Array, good: jax.Array) -> tuple[jax.Array, jax.Array]:
+    # one compiled kernel per (data shape, number of bad channels): gather, one matmul, scatter
+    x_good = jnp.take(data, good, axis=-2)
     filled = jnp.matmul(matrix, x_good, precision=jax.lax.Precision.HIGHEST)
-    return data.at[..., np.asarray(bad), :].set(filled), jnp.all(jnp.isfinite(x_good))
+    return data.at[..., bad, :].set(filled, unique_indices=True), jnp.all(jnp.isfinite(x_good))
 
 
 def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array) -> jax.Array:
