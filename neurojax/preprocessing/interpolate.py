@@ -17,8 +17,13 @@ float32 rounding. When the bad set is a traced boolean mask (inside ``jax.jit``/
 matrix is read off the precomputed inverse of the full bordered system (see
 ``_spherical_spline.masked_matrix``), which keeps shapes static and float32 accurate.
 
+MEG channels are not splined: :func:`meg_field_interpolate` reproduces MNE's minimum-norm field
+mapping (lead-field dot products of a spherical conductor over the coils' integration points,
+whitened, SSP-projected and pseudo-inverted; see ``_meg_field``).
+
 Public API: :func:`fit_head_sphere`, :func:`spherical_spline_matrix`,
-:func:`spherical_spline_interpolate` and the :class:`Interpolator` layer.
+:func:`spherical_spline_interpolate`, :func:`meg_field_matrix`, :func:`meg_field_interpolate`
+and the :class:`Interpolator` layer. Bad-channel detection lives in :mod:`.bad_channels`.
 """
 
 from __future__ import annotations
