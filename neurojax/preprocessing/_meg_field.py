@@ -122,36 +122,56 @@ def _legendre_sums(beta: np.ndarray, ct: np.ndarray, n_coeff: int) -> tuple[np.n
     return s0, s1, s2, s3
 
 
-def meg_dots(
-    pts1: tuple, pts2: tuple, origin: np.ndarray, n1: int, n2: int, n_coeff: int = 100, int_rad: float = _INT_RAD
-) -> np.ndarray:
-    """Sensor-by-sensor lead-field dot products ``(n1, n2)`` (``pts = (rmag, cosmag, w, owner)``)."""
-    r1, c1, w1, o1 = pts1
-    r2, c2, w2, o2 = pts2
-    r1 = r1 - origin
-    r2 = r2 - origin
-    l1 = np.linalg.norm(r1, axis=1)
-    l2 = np.linalg.norm(r2, axis=1)
-    u1 = r1 / l1[:, None]
-    u2 = r2 / l2[:, None]
-    ct = np.clip(u1 @ u2.T, -1.0, 1.0)
-    l12 = l1[:, None] * l2[None, :]
-    beta = int_rad * int_rad / l12
-    s0, s1, s2, s3 = _legendre_sums(beta, ct, n_coeff)
-    a = np.sum(c1 * u1, axis=1)[:, None]
-    b = c1 @ u2.T
-    c = u1 @ c2.T
-    d = np.sum(c2 * u2, axis=1)[None, :]
-    e = c1 @ c2.T
+def _pair_kernel(r1, c1, r2, c2, n_coeff, int_rad):
+    """Kernel ``k`` of the module docstring for matched rows of (positions, normals)."""
+    l1 = np.linalg.norm(r1, axis=-1)
+    l2 = np.linalg.norm(r2, axis=-1)
+    u1 = r1 / l1[..., None]
+    u2 = r2 / l2[..., None]
+    ct = np.clip(np.sum(u1 * u2, axis=-1), -1.0, 1.0)
+    l12 = l1 * l2
+    s0, s1, s2, s3 = _legendre_sums(int_rad * int_rad / l12, ct, n_coeff)
+    a = np.sum(c1 * u1, axis=-1)
+    b = np.sum(c1 * u2, axis=-1)
+    c = np.sum(c2 * u1, axis=-1)
+    d = np.sum(c2 * u2, axis=-1)
+    e = np.sum(c1 * c2, axis=-1)
     part1 = ct * a * d
     part2 = a * c + b * d
     k = a * d * s0 + (2.0 * part1 - part2) * s1 + (e + part1 - part2) * s2 + (b - ct * a) * (c - ct * d) * s3
-    k *= _MU0_SQ_OVER_4PI / l12
-    k *= w1[:, None] * w2[None, :]
+    return k * (_MU0_SQ_OVER_4PI / l12)
+
+
+def meg_dots(
+    pts1: tuple,
+    pts2: tuple | None,
+    origin: np.ndarray,
+    n1: int,
+    n2: int,
+    n_coeff: int = 100,
+    int_rad: float = _INT_RAD,
+) -> np.ndarray:
+    """Sensor-by-sensor lead-field dot products ``(n1, n2)`` (``pts = (rmag, cosmag, w, owner)``).
+
+    ``pts2=None`` computes the symmetric self products of ``pts1``, evaluating the kernel on the
+    upper triangle of integration-point pairs only (the kernel is symmetric).
+    """
+    r1, c1, w1, o1 = pts1
+    r1 = r1 - origin
     a1 = np.zeros((n1, len(w1)))
-    a1[o1, np.arange(len(w1))] = 1.0
+    a1[o1, np.arange(len(w1))] = w1
+    if pts2 is None:
+        i, j = np.triu_indices(len(w1))
+        kv = _pair_kernel(r1[i], c1[i], r1[j], c1[j], n_coeff, int_rad)
+        k = np.zeros((len(w1), len(w1)))
+        k[i, j] = kv
+        k[j, i] = kv
+        return a1 @ k @ a1.T
+    r2, c2, w2, o2 = pts2
+    r2 = r2 - origin
+    k = _pair_kernel(r1[:, None, :], c1[:, None, :], r2[None, :, :], c2[None, :, :], n_coeff, int_rad)
     a2 = np.zeros((n2, len(w2)))
-    a2[o2, np.arange(len(w2))] = 1.0
+    a2[o2, np.arange(len(w2))] = w2
     return a1 @ k @ a2.T
 
 

@@ -393,8 +393,7 @@ def meg_field_matrix(
     in_bad = np.isin(owner, bad)
     pts_bad = (rmag[in_bad], cosmag[in_bad], w[in_bad], remap_b[owner[in_bad]])
     n_coeff = 100 if mode == "accurate" else 50
-    self_dots = _mf.meg_dots(pts_good, pts_good, o, len(good), len(good), n_coeff)
-    self_dots = 0.5 * (self_dots + self_dots.T)
+    self_dots = _mf.meg_dots(pts_good, None, o, len(good), len(good), n_coeff)
     cross = _mf.meg_dots(pts_bad, pts_good, o, len(bad), len(good), n_coeff)
     vecs = None if proj_vectors is None else np.asarray(proj_vectors, dtype=np.float64)[:, good]
     proj = _mf.projector(vecs, len(good))
