@@ -512,8 +512,8 @@ class Interpolator(eqx.Module):
     def with_bad_mask(self, bad_mask: Any) -> Interpolator:
         """Copy with another bad set (mask, indices or names); works with traced masks."""
         mask = _bad_mask(bad_mask, self.n_channels, self.ch_names)
-        if isinstance(mask, np.ndarray):
-            _check_counts(mask) if mask.any() else None
+        if isinstance(mask, np.ndarray) and mask.any():
+            _check_counts(mask)
         return eqx.tree_at(lambda m: m.bad_mask, self, jnp.asarray(mask))
 
     def fit(self, x: Any, *, key: jax.Array | None = None, keep_existing: bool = True, **detect_kwargs: Any) -> Interpolator:
