@@ -32,6 +32,7 @@ __all__ = ["MAD_SCALE", "log_distance", "masked_median", "robust_center_scale", 
 MAD_SCALE = 1.482602218505602
 
 
+@partial(jax.jit, static_argnames=("floor",))
 def log_distance(c: Array, ref: Array, floor: bool) -> Array:
     """``log δ(C_i, ref)``; with ``floor`` distances below √eps (rounding level) are raised to it,
     so identical matrices give equal finite scores instead of ``log 0``."""

@@ -49,6 +49,7 @@ __all__ = [
     "karcher_mean_info",
     "geodesic",
     "euclid_mean",
+    "safe_sqrt",
 ]
 
 #: Number of tangent fixed-point steps of the implicit mean derivative (contraction ≤ 0.8 for
@@ -92,14 +93,14 @@ def distance_squared(a: Float[Array, "... n n"], b: Float[Array, "n n"]) -> Floa
     return _sum_log_sq(whiten(a, b))
 
 
-def _safe_sqrt(x: Array) -> Array:
+def safe_sqrt(x: Array) -> Array:
     pos = x > 0
     return jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
 
 
 def distance(a: Float[Array, "... n n"], b: Float[Array, "n n"]) -> Float[Array, "..."]:
     """``δ(A, B)`` (gradient 0 where ``A = B``, the distance's minimum)."""
-    return _safe_sqrt(distance_squared(a, b))
+    return safe_sqrt(distance_squared(a, b))
 
 
 def euclid_mean(x: Float[Array, "m n n"], w: Float[Array, " m"]) -> Float[Array, "n n"]:
@@ -119,6 +120,7 @@ def _tangent_at(m: Array, x: Array, w: Array) -> tuple[Array, Array, Array]:
     return chol, j, jnp.sum(lw**2, axis=-1)
 
 
+@partial(jax.jit, static_argnames=("tol", "maxiter"))
 def karcher_mean_info(
     x: Float[Array, "m n n"], w: Float[Array, " m"], init: Float[Array, "n n"], tol: float, maxiter: int
 ) -> tuple[Array, Array, Array, Array]:
@@ -157,7 +159,7 @@ def _damped_step(m: Array, x: Array, w: Array, eta: Array) -> Array:
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(3, 4))
-def karcher_mean(
+def _karcher_mean(
     x: Float[Array, "m n n"], w: Float[Array, " m"], init: Float[Array, "n n"], tol: float, maxiter: int
 ) -> Float[Array, "n n"]:
     """Weighted Karcher mean (``w`` sums to one), differentiable by implicit differentiation.
@@ -166,13 +168,13 @@ def karcher_mean(
     return karcher_mean_info(x, w, init, tol, maxiter)[0]
 
 
-@karcher_mean.defjvp
+@_karcher_mean.defjvp
 def _karcher_mean_jvp(tol, maxiter, primals, tangents):
     x, w, init = primals
     dx, dw, _ = tangents
     m = jax.lax.stop_gradient(karcher_mean_info(x, w, init, tol, maxiter)[0])
     # Damping from the Hessian bound (distances treated as constants).
-    d = _safe_sqrt(_tangent_at(m, x, w)[2])
+    d = safe_sqrt(_tangent_at(m, x, w)[2])
     dcoth = jnp.where(d > 1e-3, d / jnp.tanh(jnp.where(d > 1e-3, d, 1.0)), 1.0 + d**2 / 3.0)
     bound = jnp.max(jnp.where(w != 0, dcoth, 1.0))
     eta = jax.lax.stop_gradient(2.0 / (1.0 + bound))
@@ -180,6 +182,10 @@ def _karcher_mean_jvp(tol, maxiter, primals, tangents):
     _, b = jax.jvp(lambda xx, ww: _damped_step(m, xx, ww, eta), (x, w), (dx, dw))
     dm = jax.lax.fori_loop(0, N_TANGENT_STEPS, lambda _, v: lin_m(v) + b, b)
     return m, symmetrize(dm)
+
+
+karcher_mean = jax.jit(_karcher_mean, static_argnums=(3, 4))
+karcher_mean.__doc__ = _karcher_mean.__doc__
 
 
 def geodesic(a: Float[Array, "... n n"], b: Float[Array, "... n n"], t) -> Float[Array, "... n n"]:

@@ -32,12 +32,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Float
 
 from ._covariance import ESTIMATORS, covariance_matrices, fixed_length_epochs
 from ._detect import log_distance, robust_center_scale, robust_fit
 from ._potato import Potato, PotatoField
-from ._riemann import distance, euclid_mean, geodesic, karcher_mean, karcher_mean_info
+from ._riemann import distance_squared, euclid_mean, geodesic, karcher_mean, karcher_mean_info, safe_sqrt
 from ._spd import check_covariances, check_spd, effective_tol
 from ._validate import as_float_array, check_finite, check_ndim, check_sfreq, is_traced
 
@@ -140,8 +140,6 @@ def distance_riemann(a: Float[Array, "... n n"], b: Float[Array, "... n n"], squ
     b = check_spd(b, "b")
     if a.shape[-1] != b.shape[-1]:
         raise ValueError(f"a and b must have the same matrix size, got {a.shape[-1]} and {b.shape[-1]}")
-    from ._riemann import distance_squared
-
     if b.ndim == 2:
         d2 = distance_squared(a, b)
     else:
@@ -151,9 +149,7 @@ def distance_riemann(a: Float[Array, "... n n"], b: Float[Array, "... n n"], squ
         for _ in range(a.ndim - 2):
             fn = jax.vmap(fn)
         d2 = fn(a, b)
-    if squared:
-        return d2
-    return distance(a, b) if b.ndim == 2 else jnp.where(d2 > 0, jnp.sqrt(jnp.where(d2 > 0, d2, 1.0)), 0.0)
+    return d2 if squared else safe_sqrt(d2)
 
 
 def _weights(sample_weight, n: int, dtype) -> Array:
@@ -263,10 +259,11 @@ def detect_artifacts_riemann(
         n_std: z-score threshold.
         method: ``"robust"`` or ``"potato"``.
         n_iter: cap on the outer (rejection) iterations of the robust method.
-        return_scores: also return :class:`RiemannScores`-like ``(distance, zscore)``.
+        return_scores: return ``(mask, distance, zscore)`` instead of the mask alone.
 
     Returns:
-        Boolean mask ``(n_epochs,)``, True = artifact (plus the distances and z-scores if asked).
+        Boolean mask ``(n_epochs,)``, True = artifact (with ``return_scores``, also the Riemannian
+        distances to the reference and the z-scores, both ``(n_epochs,)``).
     """
     covs = check_covariances(covariances, "covariances", min_matrices=3)
     if method == "robust":
@@ -309,6 +306,10 @@ class RiemannDetector(eqx.Module):
         reference: fitted Karcher mean of the clean epochs ``(n, n)`` (None before ``fit``).
         center, scale: median and ``1.4826·MAD`` of the clean log distances.
         sfreq, epoch_duration, estimator, n_iter, temperature: static configuration.
+        max_fit_epochs: if set and more epochs are given to ``fit``, the reference and the
+            statistics are estimated on that many epochs drawn without replacement with ``key``
+            (default ``PRNGKey(0)``); scoring still covers every epoch. Trades the exact estimator
+            for speed on long recordings (the median/MAD of n epochs has ~1/√n relative error).
     """
 
     n_std: Array
@@ -320,6 +321,7 @@ class RiemannDetector(eqx.Module):
     estimator: str = eqx.field(static=True, default="oas")
     n_iter: int = eqx.field(static=True, default=10)
     temperature: float = eqx.field(static=True, default=0.1)
+    max_fit_epochs: int | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -330,6 +332,7 @@ class RiemannDetector(eqx.Module):
         estimator: str = "oas",
         n_iter: int = 10,
         temperature: float = 0.1,
+        max_fit_epochs: int | None = None,
         reference: Array | None = None,
         center: Array | None = None,
         scale: Array | None = None,
@@ -344,6 +347,9 @@ class RiemannDetector(eqx.Module):
         self.estimator = estimator
         self.n_iter = int(n_iter)
         self.temperature = float(temperature)
+        if max_fit_epochs is not None and int(max_fit_epochs) < 3:
+            raise ValueError(f"max_fit_epochs must be at least 3, got {max_fit_epochs}")
+        self.max_fit_epochs = None if max_fit_epochs is None else int(max_fit_epochs)
         self.reference, self.center, self.scale = reference, center, scale
 
     def to_covariances(self, x) -> Array:
@@ -363,14 +369,19 @@ class RiemannDetector(eqx.Module):
         return covariances(x, self.estimator)
 
     def fit(self, x, *, key=None, mask=None) -> "RiemannDetector":
-        """Fit the reference mean and the robust statistics; ``key`` is unused (deterministic).
+        """Fit the reference mean and the robust statistics.
 
-        ``mask`` (optional, True = known artifact) excludes epochs from the start."""
-        del key
+        ``key`` only draws the fitting subset when ``max_fit_epochs`` is set (otherwise the fit is
+        deterministic and ``key`` is ignored). ``mask`` (optional, True = known artifact) excludes
+        epochs from the start."""
         covs = check_covariances(self.to_covariances(x), "covariances", min_matrices=3)
         keep0 = jnp.ones(covs.shape[0], bool) if mask is None else ~jnp.asarray(mask, bool)
         if keep0.shape != covs.shape[:1]:
             raise ValueError(f"mask must have shape ({covs.shape[0]},), got {keep0.shape}")
+        if self.max_fit_epochs is not None and covs.shape[0] > self.max_fit_epochs:
+            key = jax.random.PRNGKey(0) if key is None else key
+            idx = jax.random.choice(key, covs.shape[0], (self.max_fit_epochs,), replace=False)
+            covs, keep0 = covs[idx], keep0[idx]
         state = robust_fit(
             covs,
             jax.lax.stop_gradient(self.n_std).astype(covs.dtype),
@@ -404,5 +415,3 @@ class RiemannDetector(eqx.Module):
         """One-sided p-value ``1 − Φ(z)`` of each epoch being clean (Gaussian approximation)."""
         return jax.scipy.stats.norm.sf(self(x).zscore)
 
-
-_ = (Bool, karcher_mean_info)
