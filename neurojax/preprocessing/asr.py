@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -456,6 +456,13 @@ class ASR(eqx.Module):
     mode: str = eqx.field(static=True, default="hard")
     temperature: float = eqx.field(static=True, default=0.1)
     calibration: str = eqx.field(static=True, default="auto")
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ("cutoff",)
+
+    @property
+    def n_channels(self) -> int | None:
+        """Channels of the fitted mixing matrix (``None`` before ``fit``)."""
+        return None if self.mixing_matrix is None else self.mixing_matrix.shape[0]
 
     def __init__(
         self,

@@ -29,7 +29,7 @@ import dataclasses
 import warnings
 from functools import partial
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -471,6 +471,13 @@ class FastICA(eqx.Module):
     n_iter_: Array | None = None
     converged_: Array | None = None
     n_components_: int | None = eqx.field(static=True, default=None)
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ()  # the unmixing is fitted, not trained
+
+    @property
+    def n_channels(self) -> int | None:
+        """Channels the fitted unmixing expects (``None`` before ``fit``)."""
+        return None if self.unmixing_ is None else self.unmixing_.shape[-1]
 
     def __check_init__(self):
         _check_config(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -472,6 +472,8 @@ class Interpolator(eqx.Module):
     alpha: float = eqx.field(static=True)
     sfreq: float | None = eqx.field(static=True)
     ch_names: tuple | None = eqx.field(static=True)
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ()  # positions and the bad set are not learned by gradient
 
     def __init__(
         self,
@@ -516,12 +518,15 @@ class Interpolator(eqx.Module):
             _check_counts(mask)
         return eqx.tree_at(lambda m: m.bad_mask, self, jnp.asarray(mask))
 
-    def fit(self, x: Any, *, key: jax.Array | None = None, keep_existing: bool = True, **detect_kwargs: Any) -> Interpolator:
+    def fit(
+        self, x: Any, *, key: jax.Array | None = None, ransac: bool = False, keep_existing: bool = True, **detect_kwargs: Any
+    ) -> Interpolator:
         """Detect bad channels in ``x`` and return a copy whose ``bad_mask`` flags them.
 
         Runs :func:`neurojax.preprocessing.bad_channels.find_bad_channels` (all channels are
         treated as one type) on ``x`` ``(C, T)`` or epochs ``(E, C, T)`` (concatenated in time).
-        With ``key`` the RANSAC criterion runs too, using these positions. Needs ``sfreq`` given at
+        With ``ransac=True`` the RANSAC criterion runs too, using these positions and ``key`` (a
+        pipeline hands every fitted stage a key, so the key alone does not switch RANSAC on). Needs ``sfreq`` given at
         construction. Jittable in ``x``. ``keep_existing`` keeps channels already marked bad.
         """
         from .bad_channels import find_bad_channels
@@ -534,7 +539,8 @@ class Interpolator(eqx.Module):
             raise ValueError(f"data has {x.shape[-2]} channels but the Interpolator was built for {self.n_channels}")
         if x.ndim > 2:
             x = jnp.moveaxis(x, -2, 0).reshape(self.n_channels, -1)
-        ransac = key is not None
+        if ransac and key is None:
+            raise ValueError("ransac=True needs a PRNG key: fit(x, key=jax.random.PRNGKey(0), ransac=True)")
         found = find_bad_channels(
             x, self.sfreq, pos=np.asarray(self.pos) if ransac else None, ransac=ransac, key=key, **detect_kwargs
         )
