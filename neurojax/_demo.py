@@ -101,7 +101,8 @@ def run_demo(n_channels: int = 32, sfreq: float = 250.0, duration: float = 60.0,
         note = ""
         if isinstance(stage, IIRFilter):
             linear_truth = stage(linear_truth)  # same linear filter on the ground truth
-            name = f"{stage.btype} {np.asarray(stage.cutoff).round(2).tolist()} Hz"
+            edges = "-".join(f"{f:g}" for f in np.atleast_1d(np.asarray(stage.cutoff, dtype=float)).round(3))
+            name = f"{stage.btype} {edges} Hz"
         elif isinstance(stage, Interpolator):
             found = [rec.ch_names[i] for i in np.flatnonzero(np.asarray(stage.bad_mask))]
             name = "interpolate bad channels"
