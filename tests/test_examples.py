@@ -33,3 +33,13 @@ def test_classifier_trains_through_the_filter():
     low, high = np.asarray(model[0].cutoff)
     assert low < 10.0 < high  # the learned pass band keeps the informative 10 Hz rhythm
     assert accuracy > 0.75
+
+
+@pytest.mark.slow
+def test_optax_finds_the_grid_search_asr_cutoff():
+    example = _load("tune_asr_cutoff")
+    loss = example.setup(n_channels=8, duration=40.0)
+    best = example.grid_optimum(loss)
+    learned, history = example.descend(loss, steps=80)
+    assert abs(learned - best) / best < 0.05
+    assert history[-1] < history[0]
