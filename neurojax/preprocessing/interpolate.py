@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _spherical_spline as _ss
-from ._validate import as_float_array, check_channel_names, check_finite, check_ndim, is_traced
+from ._validate import as_float_array, check_channel_names, check_ndim, is_traced
 
 __all__ = [
     "fit_head_sphere",
@@ -230,8 +230,9 @@ def _host_matrix(
 
 def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax.Array:
     bad = jnp.asarray(np.flatnonzero(mask), dtype=jnp.int32)
-    good = jnp.asarray(np.flatnonzero(~mask), dtype=jnp.int32)
-    out, finite = _apply_reduced_jit(data, jnp.asarray(matrix, dtype=data.dtype), bad, good)
+    weights = np.zeros((len(matrix), mask.size))
+    weights[:, ~mask] = matrix
+    out, finite = _apply_rows_jit(data, jnp.asarray(weights, dtype=data.dtype), bad)
     msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
     if is_traced(out):
         return eqx.error_if(out, ~finite, msg)
@@ -241,19 +242,32 @@ def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax
 
 
 @jax.jit
-def _apply_reduced_jit(data: jax.Array, matrix: jax.Array, bad: jax.Array, good: jax.Array) -> tuple[jax.Array, jax.Array]:
-    # one compiled kernel per (data shape, number of bad channels): gather, one matmul, scatter
-    x_good = jnp.take(data, good, axis=-2)
-    filled = jnp.matmul(matrix, x_good, precision=jax.lax.Precision.HIGHEST)
-    return data.at[..., bad, :].set(filled, unique_indices=True), jnp.all(jnp.isfinite(x_good))
+def _apply_rows_jit(data: jax.Array, weights: jax.Array, bad: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Replace rows ``bad`` by ``weights @ data`` (weights zero on bad columns).
+
+    One compiled kernel per (data shape, number of bad channels). Bad rows are zeroed before the
+    product so NaN/Inf in a bad channel cannot leak. Good rows are copied and bad rows are finite
+    combinations of them, so one fused reduction over the output tells whether any good sample
+    is non-finite.
+    """
+    x0 = data.at[..., bad, :].set(0.0, unique_indices=True)
+    filled = jnp.matmul(weights, x0, precision=jax.lax.Precision.HIGHEST)
+    out = data.at[..., bad, :].set(filled, unique_indices=True)
+    return out, jnp.isfinite(jnp.sum(out * 0))
 
 
 def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array) -> jax.Array:
     m = _ss.masked_matrix(inverse.astype(jnp.result_type(inverse.dtype, data.dtype)), mask).astype(data.dtype)
     mask_c = mask[:, None]
-    x_good = check_finite(jnp.where(mask_c, 0.0, data).astype(data.dtype), "data (good channels)")
+    x_good = jnp.where(mask_c, 0.0, data).astype(data.dtype)
     filled = jnp.matmul(m, x_good, precision=jax.lax.Precision.HIGHEST)
-    return jnp.where(mask_c, filled, data)
+    out = jnp.where(mask_c, filled, data)
+    msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
+    if is_traced(out):
+        return eqx.error_if(out, ~jnp.isfinite(jnp.sum(out * 0)), msg)
+    if not np.isfinite(np.asarray(out)).all():
+        raise ValueError(msg)
+    return out
 
 
 def spherical_spline_interpolate(
