@@ -256,12 +256,23 @@ def _apply_rows_jit(data: jax.Array, weights: jax.Array, bad: jax.Array) -> tupl
     return out, jnp.isfinite(jnp.sum(out * 0))
 
 
-def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array) -> jax.Array:
+def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array, max_bad: int | None = None) -> jax.Array:
+    """Traced-mask route. ``max_bad`` (static) bounds the number of bad channels so only that
+    many rows are computed (``K x C`` instead of ``C x C`` per sample); more bad channels than
+    ``max_bad`` is a runtime error."""
+    n = mask.shape[0]
     m = _ss.masked_matrix(inverse.astype(jnp.result_type(inverse.dtype, data.dtype)), mask).astype(data.dtype)
     mask_c = mask[:, None]
     x_good = jnp.where(mask_c, 0.0, data).astype(data.dtype)
-    filled = jnp.matmul(m, x_good, precision=jax.lax.Precision.HIGHEST)
-    out = jnp.where(mask_c, filled, data)
+    hi = jax.lax.Precision.HIGHEST
+    if max_bad is None or max_bad >= n:
+        out = jnp.where(mask_c, jnp.matmul(m, x_good, precision=hi), data)
+    else:
+        mask = eqx.error_if(mask, jnp.sum(mask) > max_bad, f"more bad channels than max_bad={max_bad}")
+        rows = jnp.nonzero(mask, size=max_bad, fill_value=n)[0]
+        weights = jnp.take(m, rows, axis=0, mode="fill", fill_value=0)
+        filled = jnp.matmul(weights, x_good, precision=hi)
+        out = data.at[..., rows, :].set(filled, mode="drop")
     msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
     if is_traced(out):
         return eqx.error_if(out, ~jnp.isfinite(jnp.sum(out * 0)), msg)
@@ -280,6 +291,7 @@ def spherical_spline_interpolate(
     stiffness: float = 4,
     alpha: float = 1e-5,
     ch_names: Sequence[str] | None = None,
+    max_bad: int | None = None,
 ) -> jax.Array:
     """Replace bad channels by spherical-spline interpolation from the good ones (MNE's method).
 
@@ -293,6 +305,8 @@ def spherical_spline_interpolate(
             head-shape fit); or pass ``(x, y, z)``, e.g. MNE's fitted head origin.
         n_terms, stiffness, alpha: MNE defaults 50, 4 and 1e-5.
         ch_names: needed only when ``bad_idx`` holds names.
+        max_bad: with a traced mask, an upper bound on the number of bad channels (static);
+            only that many rows are computed. ``None``: all ``C`` rows (always valid).
 
     Returns:
         Array like ``data`` (same dtype) with bad rows replaced; good rows are returned unchanged.
@@ -317,7 +331,7 @@ def spherical_spline_interpolate(
         inverse = _ss.bordered_inverse(_ss.unit_vectors(pos, o), n_terms=n_terms, stiffness=stiffness, alpha=alpha)
         if isinstance(mask, np.ndarray):
             _check_counts(mask)
-        return _apply_masked(x, jnp.asarray(mask), inverse)
+        return _apply_masked(x, jnp.asarray(mask), inverse, max_bad)
 
     if isinstance(mask, np.ndarray):
         pos = np.asarray(sensor_coords, dtype=np.float64)
@@ -339,7 +353,7 @@ def spherical_spline_interpolate(
     inverse = _ss.bordered_inverse(unit, n_terms=n_terms, stiffness=stiffness, alpha=alpha)
     inverse = jnp.asarray(inverse, dtype=jnp.result_type(float))
     mask = eqx.error_if(mask, jnp.sum(~mask) < 4, "fewer than 4 good channels: cannot interpolate")
-    return _apply_masked(x, mask, inverse)
+    return _apply_masked(x, mask, inverse, max_bad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -470,7 +484,10 @@ class Interpolator(eqx.Module):
         bad_mask: boolean ``(C,)``, integer indices or names (with ``ch_names``); default none bad.
         origin: ``'auto'`` or ``(x, y, z)``; n_terms, stiffness, alpha as in
             :func:`spherical_spline_interpolate`.
-        sfreq, ch_types: used by :meth:`fit` (bad-channel detection).
+        sfreq: sampling rate, used by :meth:`fit` (bad-channel detection).
+        ch_names: channel names (to give bad channels by name).
+        max_bad: static bound on the number of bad channels; computes only that many rows per
+            call (faster for large ``C``); ``None`` computes all ``C`` rows.
 
     Example:
         >>> interp = Interpolator(pos, bad_mask=[3, 17])
@@ -486,6 +503,7 @@ class Interpolator(eqx.Module):
     alpha: float = eqx.field(static=True)
     sfreq: float | None = eqx.field(static=True)
     ch_names: tuple | None = eqx.field(static=True)
+    max_bad: int | None = eqx.field(static=True)
 
     def __init__(
         self,
@@ -498,8 +516,11 @@ class Interpolator(eqx.Module):
         alpha: float = 1e-5,
         sfreq: float | None = None,
         ch_names: Sequence[str] | None = None,
+        max_bad: int | None = None,
     ):
         _check_spline_options(n_terms, stiffness, alpha)
+        if max_bad is not None and (int(max_bad) != max_bad or max_bad < 1):
+            raise ValueError(f"max_bad must be a positive integer or None, got {max_bad!r}")
         p = _check_positions(pos, name="pos")
         o = np.asarray(_resolve_origin(origin, p), dtype=np.float64)
         unit = _ss.unit_vectors(p, o)
@@ -518,6 +539,7 @@ class Interpolator(eqx.Module):
         self.alpha = float(alpha)
         self.sfreq = None if sfreq is None else float(sfreq)
         self.ch_names = None if ch_names is None else tuple(ch_names)
+        self.max_bad = None if max_bad is None else int(max_bad)
 
     @property
     def n_channels(self) -> int:
@@ -566,4 +588,4 @@ class Interpolator(eqx.Module):
         if x.shape[-2] != self.n_channels:
             raise ValueError(f"data has {x.shape[-2]} channels but the Interpolator was built for {self.n_channels}")
         mask = eqx.error_if(self.bad_mask, jnp.sum(~self.bad_mask) < 4, "fewer than 4 good channels: cannot interpolate")
-        return _apply_masked(x, mask, self.inverse)
+        return _apply_masked(x, mask, self.inverse, self.max_bad)

@@ -474,3 +474,18 @@ def test_interpolator_gradient_fd(montage_pos, rng, x64):
     d = jnp.asarray(rng.standard_normal(x.shape))
     fd = (loss(x + 1e-6 * d) - loss(x - 1e-6 * d)) / 2e-6
     np.testing.assert_allclose(float(jnp.sum(g * d)), float(fd), rtol=1e-6)
+
+
+def test_max_bad_rows_path(montage_pos, rng):
+    """A static bound on the bad count (K rows instead of C) gives the same output (1e-6 of the
+    data scale, float32) under jit and vmap; exceeding the bound is a runtime error."""
+    _, pos = montage_pos
+    x = jnp.asarray(rng.standard_normal((N_CH, N_T)), jnp.float32)
+    masks = jnp.asarray(np.stack([_bad_set(k, seed=k) for k in (1, 4, 6)]))
+    full = jax.vmap(lambda m: spherical_spline_interpolate(x, m, pos))(masks)
+    bounded = jax.jit(jax.vmap(lambda m: spherical_spline_interpolate(x, m, pos, max_bad=6)))(masks)
+    np.testing.assert_allclose(np.asarray(bounded), np.asarray(full), atol=1e-6)
+    layer = Interpolator(pos, _bad_set(4, seed=4), max_bad=5)
+    np.testing.assert_allclose(np.asarray(eqx.filter_jit(layer)(x)), np.asarray(full[1]), atol=1e-6)
+    with pytest.raises(Exception, match="max_bad"):
+        jax.block_until_ready(eqx.filter_jit(layer.with_bad_mask(_bad_set(7, seed=7)))(x))
