@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurojax.preprocessing import _spherical_spline as ss
 from neurojax.preprocessing.interpolate import (
@@ -489,3 +491,20 @@ def test_max_bad_rows_path(montage_pos, rng):
     np.testing.assert_allclose(np.asarray(eqx.filter_jit(layer)(x)), np.asarray(full[1]), atol=1e-6)
     with pytest.raises(Exception, match="max_bad"):
         jax.block_until_ready(eqx.filter_jit(layer.with_bad_mask(_bad_set(7, seed=7)))(x))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    bad=st.lists(st.integers(0, N_CH - 1), min_size=1, max_size=12, unique=True),
+    shift=st.tuples(*[st.floats(-0.2, 0.2)] * 3),
+    scale=st.floats(0.01, 100.0),
+)
+def test_property_constant_and_similarity_invariance(montage_pos, bad, shift, scale):
+    """For any bad set: rows sum to 1 (1e-9), and moving/scaling positions with the origin
+    leaves M unchanged (1e-9): only directions about the origin matter."""
+    _, pos = montage_pos
+    _, origin = fit_head_sphere(pos)
+    m = spherical_spline_matrix(pos, bad, origin=origin)
+    np.testing.assert_allclose(m.sum(1), 1.0, atol=1e-9)
+    moved = spherical_spline_matrix(pos * scale + np.array(shift), bad, origin=origin * scale + np.array(shift))
+    np.testing.assert_allclose(moved, m, atol=1e-9)
