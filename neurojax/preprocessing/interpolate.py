@@ -491,7 +491,7 @@ class Interpolator(eqx.Module):
 
     Example:
         >>> interp = Interpolator(pos, bad_mask=[3, 17])
-        >>> cleaned = jax.jit(interp)(eeg)  # (..., C, T)
+        >>> cleaned = eqx.filter_jit(interp)(eeg)  # (..., C, T); or inside any jitted model
     """
 
     inverse: jax.Array
