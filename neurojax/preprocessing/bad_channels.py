@@ -22,10 +22,11 @@ Criteria (scores are returned for all of them, the mask is their union):
 * ``hf_noise``: ``MAD(x - lowpass_50(x)) / MAD(lowpass_50(x))``, robust z across the group,
   flagged above ``hf_threshold`` (5, PREP). Skipped (score NaN) when ``sfreq <= 100`` Hz.
 * ``ransac`` (optional, EEG with positions): predict every channel from random 25 % subsets of
-  the other good channels by spherical splines (:mod:`interpolate`), take the median prediction
-  over ``ransac_n_samples`` (50) subsets, correlate it with the channel in 5 s windows; flagged
-  when more than ``ransac_unbroken_time`` (0.4) of the windows correlate below
-  ``ransac_threshold`` (0.75). Needs ``key``.
+  the channels not already flagged, by spherical splines (:mod:`interpolate`); take the median
+  prediction over ``ransac_n_samples`` (50) subsets (as in PREP, a subset's members count as
+  predicting themselves), correlate it with the channel in 5 s windows; flagged when more than
+  ``ransac_unbroken_time`` (0.4) of the windows correlate below ``ransac_threshold`` (0.75).
+  Needs ``key``; the result depends on it.
 
 Filtering uses an FFT brick-wall (zero bins above/below the edge) on the whole record: simple,
 static-shape and good enough for statistics. A 1 Hz high-pass (``highpass=1.0``) is applied first,
@@ -150,9 +151,10 @@ def _ransac_scores(
 
     def one_window(w):
         pred = jnp.einsum("scd,dt->sct", mats, w, precision=jax.lax.Precision.HIGHEST)
-        # channels inside a subset are not predicted by it: use NaN so the median skips them
-        pred = jnp.where(good[:, :, None], jnp.nan, pred)
-        med = jnp.nanmedian(pred, axis=0)
+        # as PREP/pyprep, a subset also "predicts" its own members; their spline value is the
+        # datum itself up to the 1e-5 ridge, so the channel's own data stand in for it
+        pred = jnp.where(good[:, :, None], w[None], pred)
+        med = jnp.median(pred, axis=0)
         a = _normalise_rows(med)
         b = _normalise_rows(w)
         return jnp.sum(a * b, axis=-1)

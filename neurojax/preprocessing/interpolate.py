@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _spherical_spline as _ss
-from ._validate import as_float_array, check_channel_names, check_finite, check_ndim, is_traced
+from ._validate import as_float_array, check_channel_names, check_ndim, is_traced
 
 __all__ = [
     "fit_head_sphere",
@@ -230,8 +230,9 @@ def _host_matrix(
 
 def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax.Array:
     bad = jnp.asarray(np.flatnonzero(mask), dtype=jnp.int32)
-    good = jnp.asarray(np.flatnonzero(~mask), dtype=jnp.int32)
-    out, finite = _apply_reduced_jit(data, jnp.asarray(matrix, dtype=data.dtype), bad, good)
+    weights = np.zeros((len(matrix), mask.size))
+    weights[:, ~mask] = matrix
+    out, finite = _apply_rows_jit(data, jnp.asarray(weights, dtype=data.dtype), bad)
     msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
     if is_traced(out):
         return eqx.error_if(out, ~finite, msg)
@@ -241,19 +242,43 @@ def _apply_reduced(data: jax.Array, mask: np.ndarray, matrix: np.ndarray) -> jax
 
 
 @jax.jit
-def _apply_reduced_jit(data: jax.Array, matrix: jax.Array, bad: jax.Array, good: jax.Array) -> tuple[jax.Array, jax.Array]:
-    # one compiled kernel per (data shape, number of bad channels): gather, one matmul, scatter
-    x_good = jnp.take(data, good, axis=-2)
-    filled = jnp.matmul(matrix, x_good, precision=jax.lax.Precision.HIGHEST)
-    return data.at[..., bad, :].set(filled, unique_indices=True), jnp.all(jnp.isfinite(x_good))
+def _apply_rows_jit(data: jax.Array, weights: jax.Array, bad: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Replace rows ``bad`` by ``weights @ data`` (weights zero on bad columns).
+
+    One compiled kernel per (data shape, number of bad channels). Bad rows are zeroed before the
+    product so NaN/Inf in a bad channel cannot leak. Good rows are copied and bad rows are finite
+    combinations of them, so one fused reduction over the output tells whether any good sample
+    is non-finite.
+    """
+    x0 = data.at[..., bad, :].set(0.0, unique_indices=True)
+    filled = jnp.matmul(weights, x0, precision=jax.lax.Precision.HIGHEST)
+    out = data.at[..., bad, :].set(filled, unique_indices=True)
+    return out, jnp.isfinite(jnp.sum(out * 0))
 
 
-def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array) -> jax.Array:
+def _apply_masked(data: jax.Array, mask: jax.Array, inverse: jax.Array, max_bad: int | None = None) -> jax.Array:
+    """Traced-mask route. ``max_bad`` (static) bounds the number of bad channels so only that
+    many rows are computed (``K x C`` instead of ``C x C`` per sample); more bad channels than
+    ``max_bad`` is a runtime error."""
+    n = mask.shape[0]
     m = _ss.masked_matrix(inverse.astype(jnp.result_type(inverse.dtype, data.dtype)), mask).astype(data.dtype)
     mask_c = mask[:, None]
-    x_good = check_finite(jnp.where(mask_c, 0.0, data).astype(data.dtype), "data (good channels)")
-    filled = jnp.matmul(m, x_good, precision=jax.lax.Precision.HIGHEST)
-    return jnp.where(mask_c, filled, data)
+    x_good = jnp.where(mask_c, 0.0, data).astype(data.dtype)
+    hi = jax.lax.Precision.HIGHEST
+    if max_bad is None or max_bad >= n:
+        out = jnp.where(mask_c, jnp.matmul(m, x_good, precision=hi), data)
+    else:
+        mask = eqx.error_if(mask, jnp.sum(mask) > max_bad, f"more bad channels than max_bad={max_bad}")
+        rows = jnp.nonzero(mask, size=max_bad, fill_value=n)[0]
+        weights = jnp.take(m, rows, axis=0, mode="fill", fill_value=0)
+        filled = jnp.matmul(weights, x_good, precision=hi)
+        out = data.at[..., rows, :].set(filled, mode="drop")
+    msg = "data (good channels) contains NaN or Inf values; mark those channels bad or clean them first"
+    if is_traced(out):
+        return eqx.error_if(out, ~jnp.isfinite(jnp.sum(out * 0)), msg)
+    if not np.isfinite(np.asarray(out)).all():
+        raise ValueError(msg)
+    return out
 
 
 def spherical_spline_interpolate(
@@ -266,6 +291,7 @@ def spherical_spline_interpolate(
     stiffness: float = 4,
     alpha: float = 1e-5,
     ch_names: Sequence[str] | None = None,
+    max_bad: int | None = None,
 ) -> jax.Array:
     """Replace bad channels by spherical-spline interpolation from the good ones (MNE's method).
 
@@ -274,11 +300,15 @@ def spherical_spline_interpolate(
         bad_idx: integer indices, channel names (with ``ch_names``) or a boolean mask ``(C,)``.
             A traced boolean mask (inside ``jit``/``vmap``) is supported with static ``C``.
         sensor_coords: ``(C, 3)`` positions in metres (any unit works, e.g. the unit sphere).
-            May be traced: the result is then differentiable w.r.t. the positions too.
+            May be traced: the result is then differentiable w.r.t. the positions too (the
+            system is then factorised in the positions' dtype: use float64 for accuracy, float32
+            moves ``M`` by ~3e-4).
         origin: ``'auto'`` fits a sphere to the positions (nose/face excluded, like MNE's
             head-shape fit); or pass ``(x, y, z)``, e.g. MNE's fitted head origin.
         n_terms, stiffness, alpha: MNE defaults 50, 4 and 1e-5.
         ch_names: needed only when ``bad_idx`` holds names.
+        max_bad: with a traced mask, an upper bound on the number of bad channels (static);
+            only that many rows are computed. ``None``: all ``C`` rows (always valid).
 
     Returns:
         Array like ``data`` (same dtype) with bad rows replaced; good rows are returned unchanged.
@@ -303,7 +333,7 @@ def spherical_spline_interpolate(
         inverse = _ss.bordered_inverse(_ss.unit_vectors(pos, o), n_terms=n_terms, stiffness=stiffness, alpha=alpha)
         if isinstance(mask, np.ndarray):
             _check_counts(mask)
-        return _apply_masked(x, jnp.asarray(mask), inverse)
+        return _apply_masked(x, jnp.asarray(mask), inverse, max_bad)
 
     if isinstance(mask, np.ndarray):
         pos = np.asarray(sensor_coords, dtype=np.float64)
@@ -325,7 +355,7 @@ def spherical_spline_interpolate(
     inverse = _ss.bordered_inverse(unit, n_terms=n_terms, stiffness=stiffness, alpha=alpha)
     inverse = jnp.asarray(inverse, dtype=jnp.result_type(float))
     mask = eqx.error_if(mask, jnp.sum(~mask) < 4, "fewer than 4 good channels: cannot interpolate")
-    return _apply_masked(x, mask, inverse)
+    return _apply_masked(x, mask, inverse, max_bad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -456,11 +486,14 @@ class Interpolator(eqx.Module):
         bad_mask: boolean ``(C,)``, integer indices or names (with ``ch_names``); default none bad.
         origin: ``'auto'`` or ``(x, y, z)``; n_terms, stiffness, alpha as in
             :func:`spherical_spline_interpolate`.
-        sfreq, ch_types: used by :meth:`fit` (bad-channel detection).
+        sfreq: sampling rate, used by :meth:`fit` (bad-channel detection).
+        ch_names: channel names (to give bad channels by name).
+        max_bad: static bound on the number of bad channels; computes only that many rows per
+            call (faster for large ``C``); ``None`` computes all ``C`` rows.
 
     Example:
         >>> interp = Interpolator(pos, bad_mask=[3, 17])
-        >>> cleaned = jax.jit(interp)(eeg)  # (..., C, T)
+        >>> cleaned = eqx.filter_jit(interp)(eeg)  # (..., C, T); or inside any jitted model
     """
 
     inverse: jax.Array
@@ -472,6 +505,7 @@ class Interpolator(eqx.Module):
     alpha: float = eqx.field(static=True)
     sfreq: float | None = eqx.field(static=True)
     ch_names: tuple | None = eqx.field(static=True)
+    max_bad: int | None = eqx.field(static=True)
     # Pipeline.trainable_filter exposes only these fields to an optimiser.
     trainable_fields: ClassVar[tuple[str, ...]] = ()  # positions and the bad set are not learned by gradient
 
@@ -486,8 +520,11 @@ class Interpolator(eqx.Module):
         alpha: float = 1e-5,
         sfreq: float | None = None,
         ch_names: Sequence[str] | None = None,
+        max_bad: int | None = None,
     ):
         _check_spline_options(n_terms, stiffness, alpha)
+        if max_bad is not None and (int(max_bad) != max_bad or max_bad < 1):
+            raise ValueError(f"max_bad must be a positive integer or None, got {max_bad!r}")
         p = _check_positions(pos, name="pos")
         o = np.asarray(_resolve_origin(origin, p), dtype=np.float64)
         unit = _ss.unit_vectors(p, o)
@@ -506,6 +543,7 @@ class Interpolator(eqx.Module):
         self.alpha = float(alpha)
         self.sfreq = None if sfreq is None else float(sfreq)
         self.ch_names = None if ch_names is None else tuple(ch_names)
+        self.max_bad = None if max_bad is None else int(max_bad)
 
     @property
     def n_channels(self) -> int:
@@ -558,4 +596,4 @@ class Interpolator(eqx.Module):
         if x.shape[-2] != self.n_channels:
             raise ValueError(f"data has {x.shape[-2]} channels but the Interpolator was built for {self.n_channels}")
         mask = eqx.error_if(self.bad_mask, jnp.sum(~self.bad_mask) < 4, "fewer than 4 good channels: cannot interpolate")
-        return _apply_masked(x, mask, self.inverse)
+        return _apply_masked(x, mask, self.inverse, self.max_bad)

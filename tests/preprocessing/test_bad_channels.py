@@ -130,7 +130,8 @@ def test_errors():
 @pytest.mark.slow
 def test_real_meg_eeg_recording_known_bads(shared_data_dir):
     """Issue acceptance: on mne_test_raw (306 MEG + 60 EEG) the known bad channels MEG 2443 and
-    EEG 053 are flagged, plus at most 3 others (we measure 1: MEG 1422, by correlation)."""
+    EEG 053 are flagged, plus at most 3 others (we measure 1: MEG 1422, by correlation; 2 with
+    RANSAC)."""
     d = np.load(shared_data_dir / "mne_test_raw.npz")
     names = [str(n) for n in d["ch_names"]]
     res = find_bad_channels(d["data"], float(d["sfreq"]), ch_types=list(d["ch_types"]))
@@ -139,6 +140,14 @@ def test_real_meg_eeg_recording_known_bads(shared_data_dir):
     assert len(flagged - {"MEG 2443", "EEG 053"}) <= 3, flagged
     assert np.asarray(res.flags["deviation"])[names.index("MEG 2443")]
     assert np.asarray(res.flags["deviation"])[names.index("EEG 053")]
+    # with RANSAC on the EEG too (measured: one more, EEG 023; RANSAC itself flags EEG 053)
+    res_r = find_bad_channels(
+        d["data"], float(d["sfreq"]), ch_types=list(d["ch_types"]), pos=d["pos"], ransac=True, key=jax.random.key(0)
+    )
+    flagged_r = set(res_r.names(names))
+    assert {"MEG 2443", "EEG 053"} <= flagged_r
+    assert len(flagged_r - {"MEG 2443", "EEG 053"}) <= 3, flagged_r
+    assert np.asarray(res_r.flags["ransac"])[names.index("EEG 053")]
 
 
 @pytest.mark.slow

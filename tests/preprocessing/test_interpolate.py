@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurojax.preprocessing import _spherical_spline as ss
 from neurojax.preprocessing.interpolate import (
@@ -474,3 +476,35 @@ def test_interpolator_gradient_fd(montage_pos, rng, x64):
     d = jnp.asarray(rng.standard_normal(x.shape))
     fd = (loss(x + 1e-6 * d) - loss(x - 1e-6 * d)) / 2e-6
     np.testing.assert_allclose(float(jnp.sum(g * d)), float(fd), rtol=1e-6)
+
+
+def test_max_bad_rows_path(montage_pos, rng):
+    """A static bound on the bad count (K rows instead of C) gives the same output (1e-6 of the
+    data scale, float32) under jit and vmap; exceeding the bound is a runtime error."""
+    _, pos = montage_pos
+    x = jnp.asarray(rng.standard_normal((N_CH, N_T)), jnp.float32)
+    masks = jnp.asarray(np.stack([_bad_set(k, seed=k) for k in (1, 4, 6)]))
+    full = jax.vmap(lambda m: spherical_spline_interpolate(x, m, pos))(masks)
+    bounded = jax.jit(jax.vmap(lambda m: spherical_spline_interpolate(x, m, pos, max_bad=6)))(masks)
+    np.testing.assert_allclose(np.asarray(bounded), np.asarray(full), atol=1e-6)
+    layer = Interpolator(pos, _bad_set(4, seed=4), max_bad=5)
+    np.testing.assert_allclose(np.asarray(eqx.filter_jit(layer)(x)), np.asarray(full[1]), atol=1e-6)
+    with pytest.raises(Exception, match="max_bad"):
+        jax.block_until_ready(eqx.filter_jit(layer.with_bad_mask(_bad_set(7, seed=7)))(x))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    bad=st.lists(st.integers(0, N_CH - 1), min_size=1, max_size=12, unique=True),
+    shift=st.tuples(*[st.floats(-0.2, 0.2)] * 3),
+    scale=st.floats(0.01, 100.0),
+)
+def test_property_constant_and_similarity_invariance(montage_pos, bad, shift, scale):
+    """For any bad set: rows sum to 1 (1e-9), and moving/scaling positions with the origin
+    leaves M unchanged (1e-9): only directions about the origin matter."""
+    _, pos = montage_pos
+    _, origin = fit_head_sphere(pos)
+    m = spherical_spline_matrix(pos, bad, origin=origin)
+    np.testing.assert_allclose(m.sum(1), 1.0, atol=1e-9)
+    moved = spherical_spline_matrix(pos * scale + np.array(shift), bad, origin=origin * scale + np.array(shift))
+    np.testing.assert_allclose(moved, m, atol=1e-9)
