@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .datasets import SimulatedRecording, simulate_recording
+from .job import filter_stages
 from .preprocessing import metrics
 from .preprocessing.asr import ASR
 from .preprocessing.filter import IIRFilter
@@ -49,10 +50,7 @@ def default_eeg_pipeline(
     4. ``ASR`` at cutoff 20 (the EEGLAB GUI default; 5 is more aggressive), calibrated on the
        clean windows of the recording itself.
     """
-    stages: list = [IIRFilter(jnp.asarray(highpass), sfreq, btype="highpass")]
-    if line_freq is not None and line_freq < 0.45 * sfreq:
-        half_width = line_freq / 400.0 + 0.5  # MNE: notch width f/200 plus a 1 Hz transition band
-        stages.append(IIRFilter(jnp.asarray([line_freq - half_width, line_freq + half_width]), sfreq, btype="bandstop"))
+    stages: list = filter_stages(sfreq, highpass, None, line_freq)
     stages.append(Interpolator(pos, sfreq=sfreq))
     stages.append(ASR(sfreq, cutoff=asr_cutoff))
     return Pipeline(stages, sfreq=sfreq)
