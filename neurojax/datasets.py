@@ -48,8 +48,28 @@ _N_SOURCES = 128  # background sources of the simulator, independent of the mont
 # --------------------------------------------------------------------------------------
 
 
+class _Timeseries:
+    """Shape helpers shared by the recording containers (``data`` is ``(n_channels, n_times)``)."""
+
+    data: np.ndarray
+    sfreq: float
+
+    @property
+    def n_channels(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def n_times(self) -> int:
+        return self.data.shape[1]
+
+    @property
+    def times(self) -> np.ndarray:
+        """Sample times in seconds from the first sample."""
+        return np.arange(self.n_times) / self.sfreq
+
+
 @dataclass(frozen=True)
-class Recording:
+class Recording(_Timeseries):
     """A continuous recording as plain arrays plus channel metadata.
 
     Attributes:
@@ -79,19 +99,6 @@ class Recording:
     coil_type: np.ndarray | None = None
     source: str = ""
     info: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def n_channels(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def n_times(self) -> int:
-        return self.data.shape[1]
-
-    @property
-    def times(self) -> np.ndarray:
-        """Sample times in seconds from the first sample."""
-        return np.arange(self.n_times) / self.sfreq
 
     def pick(self, names: list[str] | tuple[str, ...]) -> Recording:
         """A new recording with only the named channels, in the order given."""
@@ -179,7 +186,7 @@ def load_mne_sample() -> Recording:
 
 
 @dataclass(frozen=True)
-class SimulatedRecording:
+class SimulatedRecording(_Timeseries):
     """A simulated recording with its artifact-free ground truth.
 
     Attributes:
@@ -205,18 +212,6 @@ class SimulatedRecording:
     artifact_mask: dict[str, np.ndarray]
     bad_channels: tuple[str, ...]
     artifacts: tuple[str, ...]
-
-    @property
-    def n_channels(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def n_times(self) -> int:
-        return self.data.shape[1]
-
-    @property
-    def times(self) -> np.ndarray:
-        return np.arange(self.n_times) / self.sfreq
 
     @property
     def any_artifact(self) -> np.ndarray:
