@@ -6,4 +6,4 @@ Each stage lives in its own public module (``filter``, ``resample``, ``asr``, ``
 """
 
 from . import metrics as metrics
-from .artifact import Potato, PotatoField, RiemannDetector, covariances, detect_artifacts_riemann, distance_riemann, epoch_covariances, make_epochs, mean_riemann
+from .artifact import Potato, PotatoField, RiemannDetector, covariances, detect_artifacts_riemann, detect_artifacts_riemann_field, distance_riemann, epoch_covariances, make_epochs, mean_riemann
