@@ -6,7 +6,9 @@ reaches the threshold, until the clean set stops changing or the iteration cap i
 in the scores:
 
 * robust (our default): ``z = (d − median) / (1.4826 · MAD)`` over the clean set, the reference
-  mean warm-started from the previous iteration. The median and the MAD ignore up to half of the
+  mean warm-started from the previous iteration and computed with unit Karcher steps whose last
+  eigendecomposition also yields the distances (about half the eigendecompositions of the
+  pyRiemann schedule; same fixed point). The median and the MAD ignore up to half of the
   set, so a tight cluster of artifacts cannot inflate the scale and hide itself.
 * Potato (Barachant et al. 2013, pyRiemann semantics): ``z = (d − mean) / std`` (ddof 0), the mean
   restarted from the Euclidean mean each iteration. With a fraction ε of similar outliers every
@@ -24,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._riemann import distance, euclid_mean, karcher_mean_info
+from ._riemann import distance, euclid_mean, karcher_mean_fast, karcher_mean_info, safe_sqrt
 
 __all__ = ["MAD_SCALE", "log_distance", "masked_median", "robust_center_scale", "robust_fit", "potato_fit"]
 
@@ -77,8 +79,8 @@ def robust_fit(
     def body(state):
         keep = state["keep"]
         w = _normalised(keep.astype(dtype))
-        mean = karcher_mean_info(covs, w, state["mean"], tol, maxiter)[0]
-        d = log_distance(covs, mean, floor=True)
+        mean, d2, _ = karcher_mean_fast(covs, w, state["mean"], tol, maxiter)
+        d = jnp.log(jnp.maximum(safe_sqrt(d2), jnp.sqrt(jnp.finfo(dtype).eps)))
         center, scale = robust_center_scale(d, keep)
         z = (d - center) / scale
         new_keep = keep & (z < n_std)

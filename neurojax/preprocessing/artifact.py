@@ -50,6 +50,7 @@ __all__ = [
     "geodesic_riemann",
     "riemann_zscores",
     "detect_artifacts_riemann",
+    "detect_artifacts_riemann_field",
     "RiemannScores",
     "RiemannDetector",
     "Potato",
@@ -193,7 +194,7 @@ def mean_riemann(
     """
     covs = check_covariances(covs, "covs", min_matrices=1)
     w = _weights(sample_weight, covs.shape[0], covs.dtype)
-    init = euclid_mean(covs, w) if init is None else check_spd(init, "init")
+    init = euclid_mean(covs, w) if init is None else check_spd(init, "init").astype(covs.dtype)
     if init.shape != covs.shape[1:]:
         raise ValueError(f"init must have shape {covs.shape[1:]}, got {init.shape}")
     tol_eff = effective_tol(tol, covs.dtype)
@@ -290,6 +291,47 @@ def detect_artifacts_riemann(
             return mask, jnp.exp(z * pot.std_ + pot.mean_), z
         return mask
     raise ValueError(f"unknown method {method!r}; choose 'robust' or 'potato'")
+
+
+def detect_artifacts_riemann_field(
+    covariance_sets,
+    n_std: float = 3.0,
+    *,
+    p_threshold: float = 0.01,
+    method_combination: str = "fisher",
+    n_iter: int = 10,
+    return_pvalues: bool = False,
+):
+    """Potato-Field-style detection with robust scores: one robust detector per set of covariances
+    (channel groups or frequency bands of the same epochs), per-set p-values ``1 − Φ(z)`` of the
+    robust z-scores combined across sets (Fisher or Stouffer, p-values clipped to [1e-10, 1] as in
+    pyRiemann's ``PotatoField``); an epoch is an artifact when the combined p-value is
+    ``≤ p_threshold``. A localised artifact (one channel group) is caught even when it barely
+    moves the covariance of all channels.
+
+    Arguments:
+        covariance_sets: sequence of ``(n_epochs, n_i, n_i)`` SPD arrays with the same ``n_epochs``.
+        n_std: z threshold of each set's iterative clean-set estimation.
+        p_threshold: combined p-value at or below which an epoch is flagged.
+        method_combination: ``"fisher"`` or ``"stouffer"``.
+        n_iter: cap on each set's rejection iterations.
+        return_pvalues: also return the combined p-values.
+
+    Returns:
+        Boolean mask ``(n_epochs,)``, True = artifact (and the p-values if asked).
+    """
+    from ._potato import combine_pvalues
+
+    sets = list(covariance_sets)
+    if not sets:
+        raise ValueError("covariance_sets must hold at least one set of covariances")
+    n = np.shape(sets[0])[0]
+    if any(np.shape(c)[0] != n for c in sets):
+        raise ValueError(f"every set must hold the same number of epochs ({n}), got {[np.shape(c)[0] for c in sets]}")
+    z = jnp.stack([detect_artifacts_riemann(c, n_std, n_iter=n_iter, return_scores=True)[2] for c in sets])
+    p = combine_pvalues(jnp.clip(jax.scipy.stats.norm.sf(z), 1e-10, 1.0), method_combination, axis=0)
+    mask = ~(p > p_threshold)
+    return (mask, p) if return_pvalues else mask
 
 
 class RiemannDetector(eqx.Module):
