@@ -232,6 +232,9 @@ def test_errors(rng):
     with pytest.raises(ValueError, match="rank"):
         FastICA().fit(rank_def, key=key)
     FastICA(n_components=0.999999).fit(rank_def, key=key)  # the suggested fix works
+    avg_ref = x - jnp.mean(x, axis=0)  # float32 average reference: rank 3 of 4
+    with pytest.raises(ValueError, match="rank 3"):
+        FastICA(n_components=4).fit(avg_ref, key=key)
     with pytest.raises(ValueError, match="key"):
         FastICA(n_components=3).fit(x)
     with pytest.raises(ValueError, match="w_init"):
