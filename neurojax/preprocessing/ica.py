@@ -217,7 +217,8 @@ def fastica(
             Picard-O (python-picard's ``ortho=True, extended=True``), same solution as
             ``'parallel'`` with ``logcosh``, robust convergence on real EEG; ``tol`` is then the
             max-norm of the relative gradient (python-picard's default 1e-7; MNE's rule of thumb
-            ``tol_fastica ~ tol_picard ** 2``) and ``n_iter`` counts as python-picard does.
+            ``tol_fastica ~ tol_picard ** 2``; in float32 the gradient is only resolved to about
+            1e-6, so use float64 or ``tol >= 1e-5``) and ``n_iter`` counts as python-picard does.
         whiten: ``'unit-variance'`` (sources of unit variance) or ``'arbitrary-variance'``
             (scikit-learn's raw scale, variance 1/n).
         fun, fun_args: contrast ``'logcosh'`` (``fun_args={'alpha': a}``, a in [1, 2]),

@@ -193,11 +193,12 @@ def test_eeglab_blink_found_and_removed(eeglab_fit):
 
 
 @pytest.mark.slow
-def test_eeglab_picard_converges_to_same_blink_component(eeglab_fit):
-    """Picard-O (tol 1e-7, python-picard's default) converges on the real recording and finds the
-    same blink component as FastICA (|r| > 0.99 between the two time courses)."""
+def test_eeglab_picard_converges_to_same_blink_component(eeglab_fit, x64):
+    """Picard-O in float64 (tol 1e-7, python-picard's default; float32 rounding of the gradient
+    sits near 1e-7) converges on the real recording and finds the same blink component as
+    FastICA (|r| > 0.99 between the two time courses)."""
     x, eog, names, sf, model = eeglab_fit
-    pic = FastICA(n_components=20, algorithm="picard", max_iter=500, tol=1e-7).fit(jnp.asarray(x, jnp.float32), key=jax.random.PRNGKey(0))
+    pic = FastICA(n_components=20, algorithm="picard", max_iter=500, tol=1e-7).fit(jnp.asarray(x, jnp.float64), key=jax.random.PRNGKey(0))
     assert bool(pic.converged_) and int(pic.n_iter_) < 500
     idx, _ = model.find_bads_ref(x, eog[0] - eog[1], sfreq=sf)
     idx_p, _ = pic.find_bads_ref(x, eog[0] - eog[1], sfreq=sf)
