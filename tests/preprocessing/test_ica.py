@@ -139,6 +139,21 @@ def test_round_trips(x64, rng):
     np.testing.assert_allclose(model.mixing_ @ model.components_ + model.mean_[:, None], x, rtol=1e-9, atol=1e-9)
 
 
+def test_channel_permutation_invariance(x64, rng):
+    """Permuting channels changes the PCA signs and hence the start, yet the same sources come
+    out up to order and sign: Hungarian-matched |r| > 1 - 1e-8 for every component, and the
+    topographies are the permuted ones (rtol 1e-5 after matching sign and order)."""
+    x, _, _ = _laplace_mixture(rng, 6, 4000)
+    perm = rng.permutation(6)
+    a = FastICA(n_components=6, tol=1e-10, max_iter=500).fit(jnp.asarray(x), key=jax.random.PRNGKey(0))
+    b = FastICA(n_components=6, tol=1e-10, max_iter=500).fit(jnp.asarray(x[perm]), key=jax.random.PRNGKey(0))
+    r = np.corrcoef(np.asarray(a.components_), np.asarray(b.components_))[:6, 6:]
+    rows, cols = linear_sum_assignment(-np.abs(r))
+    assert np.all(np.abs(r[rows, cols]) > 1 - 1e-8)
+    signs = np.sign(r[rows, cols])
+    np.testing.assert_allclose(np.asarray(b.mixing_)[:, cols] * signs, np.asarray(a.mixing_)[perm][:, rows], rtol=1e-5, atol=1e-8)
+
+
 # ----------------------------------------------------------------------------- convergence (I7)
 
 
@@ -232,6 +247,9 @@ def test_errors(rng):
     with pytest.raises(ValueError, match="rank"):
         FastICA().fit(rank_def, key=key)
     FastICA(n_components=0.999999).fit(rank_def, key=key)  # the suggested fix works
+    avg_ref = x - jnp.mean(x, axis=0)  # float32 average reference: rank 3 of 4
+    with pytest.raises(ValueError, match="rank 3"):
+        FastICA(n_components=4).fit(avg_ref, key=key)
     with pytest.raises(ValueError, match="key"):
         FastICA(n_components=3).fit(x)
     with pytest.raises(ValueError, match="w_init"):
