@@ -24,7 +24,7 @@ from neurojax.preprocessing._yulewalk import shaping_filter_ba  # noqa: E402
 from neurojax.preprocessing.asr import apply_asr, calibrate_asr  # noqa: E402
 
 N_CAL = int(SFREQ * 30)
-N_TEST = int(SFREQ * 16)
+N_TEST = 2000  # shared with test_asr_stream_module.py (one compilation per shape)
 P, STEP = 63, 62  # clean_asr at 250 Hz: round(62.5) (MATLAB) and floor(125 / 2)
 
 
@@ -85,7 +85,13 @@ def test_clean_stationary_data_pass_unchanged_at_cutoff_20(x64, cal64):
     _, state = cal64
     y = clean(N_TEST, seed=7)  # drawn like the calibration data
     out = np.asarray(apply_asr(y, state._replace(cutoff=20.0), sfreq=SFREQ))
-    assert np.array_equal(out, y)
+    # Bit-identical except the final update interval: its window holds the reference's end
+    # reflection 2 x_S - x_{S-k}, whose level is offset by 2 (x_S - local mean); on this white-ish
+    # synthetic data that inflates the last covariance and the reference (clean_asr) repairs the
+    # last L - g samples too (observed: 17 samples, 28 % change there, 2.8 % overall).
+    length = N_TEST + P
+    n_tail = length - ((length - 1) // STEP) * STEP
+    assert np.array_equal(out[:, : N_TEST - n_tail], y[:, : N_TEST - n_tail])
 
 
 def test_monotone_in_cutoff(x64, cal64):
@@ -181,10 +187,9 @@ def test_tutorial_apply_api():
     assert cleaned.shape == corrupted.shape and cleaned.dtype == corrupted.dtype
     rms_c = float(jnp.sqrt(jnp.mean(corrupted[0] ** 2)))
     assert float(jnp.sqrt(jnp.mean(cleaned[0] ** 2))) < 0.1 * rms_c  # the step is removed
-    data = jax.random.normal(jax.random.PRNGKey(6), (3, 400)) * 0.1
-    state = calibrate_asr(data, cutoff=10.0)
-    cleaned = apply_asr(data, state, window_size=100, step_size=50)
-    assert float(jnp.corrcoef(data.ravel(), cleaned.ravel())[0, 1]) > 0.8
+    # Calibrating on the same clean data at a lenient cutoff keeps it (tutorial: corr > 0.8).
+    cleaned = apply_asr(clean_data, state._replace(cutoff=10.0), window_size=100, step_size=50)
+    assert float(jnp.corrcoef(clean_data.ravel(), cleaned.ravel())[0, 1]) > 0.8
 
 
 def test_float32_runs_and_matches_float64_decisions(cal64):
