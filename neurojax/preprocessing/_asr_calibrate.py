@@ -78,14 +78,18 @@ def unpack_symmetric(v: Float[Array, " D"], n: int) -> Float[Array, "n n"]:
     return symmetrize(m + m.T - jnp.diag(jnp.diag(m)))
 
 
-def geometric_median(points: Float[Array, "K D"], tol: float = 1e-5, max_iter: int = 500) -> Float[Array, " D"]:
+def geometric_median(
+    points: Float[Array, "K D"], tol: float = 1e-5, max_iter: int = 500, start: Array | None = None
+) -> Float[Array, " D"]:
     """Geometric median by Weiszfeld's iteration from the coordinate-wise median.
 
     Stops when ``||y_new - y|| / ||y_new|| < tol`` (relative, hence unit-free) or after ``max_iter``
     iterations. Points that coincide with the current estimate get weight 0 instead of an infinite
     one (Vardi & Zhang, 2000), so duplicated blocks (e.g. flat segments) cannot produce NaN.
+    ``start`` is the coordinate-wise median when given (XLA's CPU sort is slow on large inputs, so
+    the calibration computes it with NumPy's selection algorithm); computed here otherwise.
     """
-    y0 = jnp.median(points, axis=0)
+    y0 = jnp.median(points, axis=0) if start is None else start
 
     def cond(carry):
         i, _, done = carry

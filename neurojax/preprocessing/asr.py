@@ -140,14 +140,25 @@ def _calibrator(n_channels: int, n_samples: int, has_filter: bool, blocksize: in
     starts = rms_window_starts(n_samples, n_win, overlap)
 
     @jax.jit
-    def run(x, sos):
+    def stage1(x, sos):
         zi = jnp.zeros((sos.shape[0], n_channels, 2), x.dtype) if has_filter else None
         xf, zf = shape_signal(sos if has_filter else None, x, zi)
         finite = jnp.all(jnp.isfinite(xf))
-        packed = block_covariances_packed(xf, blocksize)
-        cov = unpack_symmetric(geometric_median(packed), n_channels)
+        return finite, xf, zf, block_covariances_packed(xf, blocksize)
+
+    @jax.jit
+    def stage2(xf, packed, start):
+        cov = unpack_symmetric(geometric_median(packed, start=start), n_channels)
         lam, v = jnp.linalg.eigh(cov)
         rms = window_rms(v.T @ xf, starts, n_win)
+        return lam, v, rms
+
+    def run(x, sos):
+        finite, xf, zf, packed = stage1(x, sos)
+        if not bool(finite):
+            return finite, None, None, None, None
+        start = jnp.asarray(np.median(np.asarray(packed), axis=0), packed.dtype)  # host selection, O(K)
+        lam, v, rms = stage2(xf, packed, start)
         return finite, lam, v, zf, rms
 
     return run, starts
