@@ -55,6 +55,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._asr_calibrate import (
+    block_index,
     block_covariances_packed,
     geometric_median,
     rms_window_starts,
@@ -64,7 +65,7 @@ from ._asr_calibrate import (
 )
 from ._asr_process import blend, blend_layout, reconstruction, update_points, window_covariances
 from ._asr_stream import StreamCounters, stream_step
-from ._eeg_distribution import fit_eeg_distribution
+from ._eeg_distribution import SHAPE_RANGE, fit_eeg_distribution, fit_rows, grid_bounds, grid_tables
 from ._validate import as_float_array, check_finite, check_ndim, check_same_channels, check_sfreq
 from ._yulewalk import round_half_away, shaping_filter_sos
 
@@ -135,33 +136,62 @@ def _calibration_window(n_channels: int, n_samples: int, sfreq: float | None, wi
     return max(int(np.ceil(1.5 * n_channels)), min(64, n_samples // 8))
 
 
+def _bucket(n: int) -> int:
+    """Round a calibration length up to one of 8 sizes per octave (<= 12.5 % zero padding), so
+    recordings of similar length (e.g. after clean_windows) reuse one compiled calibration."""
+    if n <= 64:
+        return n
+    g = 2 ** (int(np.floor(np.log2(n))) - 3)
+    return -(-n // g) * g
+
+
 @lru_cache(maxsize=32)
-def _calibrator(n_channels: int, n_samples: int, has_filter: bool, blocksize: int, n_win: int, overlap: float):
-    starts = rms_window_starts(n_samples, n_win, overlap)
+def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int, n_win: int, overlap: float,
+                fit_key: tuple):
+    """Jitted calibration stages for inputs left-padded with zeros to ``s_bucket`` samples.
+
+    Zeros before the data leave the shaping filter's state at exactly zero, so the filtered data
+    and the final state are those of the unpadded input; padding blocks and windows are masked.
+    """
+    n_blocks = -(-s_bucket // blocksize)
+    n_rms = max(len(rms_window_starts(s_bucket, n_win, overlap)), 1)
+    m_max, nb_max = grid_bounds(n_rms, fit_key)
 
     @jax.jit
-    def stage1(x, sos):
+    def stage1(x, sos, block_idx):
         zi = jnp.zeros((sos.shape[0], n_channels, 2), x.dtype) if has_filter else None
         xf, zf = shape_signal(sos if has_filter else None, x, zi)
         finite = jnp.all(jnp.isfinite(xf))
-        return finite, xf, zf, block_covariances_packed(xf, blocksize)
+        return finite, xf, zf, block_covariances_packed(xf, blocksize, index=block_idx)
 
     @jax.jit
-    def stage2(xf, packed, start):
-        cov = unpack_symmetric(geometric_median(packed, start=start), n_channels)
+    def stage2(xf, packed, start, block_mask, rms_starts, rms_mask, tables):
+        cov = unpack_symmetric(geometric_median(packed, start=start, mask=block_mask), n_channels)
         lam, v = jnp.linalg.eigh(cov)
-        rms = window_rms(v.T @ xf, starts, n_win)
-        return lam, v, rms
+        rms = window_rms(v.T @ xf, rms_starts, n_win)
+        rms = jnp.where(rms_mask[None, :], rms, jnp.inf)  # padding windows sort last
+        mu, sig, _, _ = fit_rows(rms, tables, m_max, nb_max)
+        return lam, v, mu, sig
 
-    def run(x, sos):
-        finite, xf, zf, packed = stage1(x, sos)
+    def run(x, sos, fit_key=fit_key):
+        s = x.shape[1]
+        pad = s_bucket - s
+        xb = jnp.pad(x, ((0, 0), (pad, 0)))
+        block_idx, block_mask = block_index(s, blocksize, pad, n_blocks)
+        finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
         if not bool(finite):
-            return finite, None, None, None, None
-        start = jnp.asarray(np.median(np.asarray(packed), axis=0), packed.dtype)  # host selection, O(K)
-        lam, v, rms = stage2(xf, packed, start)
-        return finite, lam, v, zf, rms
+            return finite, None, None, None, None, None
+        start = np.median(np.asarray(packed)[block_mask], axis=0)  # host selection, O(K)
+        starts = rms_window_starts(s, n_win, overlap)
+        rms_starts = np.zeros(n_rms, dtype=np.int32)
+        rms_starts[: len(starts)] = starts + pad
+        rms_mask = np.arange(n_rms) < len(starts)
+        tables = tuple(jnp.asarray(t) for t in grid_tables(len(starts), n_rms, fit_key))
+        lam, v, mu, sig = stage2(xf, packed, jnp.asarray(start, packed.dtype), jnp.asarray(block_mask),
+                                 jnp.asarray(rms_starts), jnp.asarray(rms_mask), tables)
+        return finite, lam, v, zf, mu, sig
 
-    return run, starts
+    return run
 
 
 def calibrate_asr(
@@ -211,7 +241,7 @@ def calibrate_asr(
     if c < 2:
         raise ValueError(f"ASR needs at least 2 channels, got {c}")
     n_win = _calibration_window(c, s, fs, window_len)
-    run, starts = _calibrator(c, s, fs is not None, int(blocksize), n_win, float(window_overlap))
+    starts = rms_window_starts(s, n_win, window_overlap)
     if len(starts) < MIN_CALIBRATION_WINDOWS:
         step = n_win * (1 - window_overlap)
         need = int(np.ceil(n_win + 1 + step * (MIN_CALIBRATION_WINDOWS - 1)))
@@ -220,8 +250,10 @@ def calibrate_asr(
             f"calibration data too short: {s} samples give {len(starts)} RMS windows of {n_win} samples, "
             f"at least {MIN_CALIBRATION_WINDOWS} are needed, i.e. at least {need} samples{unit}"
         )
+    fit_key = (float(min_clean_fraction), float(max_dropout_fraction), (0.022, 0.6), (0.01, 0.01), SHAPE_RANGE)
+    run = _calibrator(c, _bucket(s), fs is not None, int(blocksize), n_win, float(window_overlap), fit_key)
     sos = jnp.asarray(shaping_filter_sos(fs), x.dtype) if fs is not None else jnp.zeros((1, 6), x.dtype)
-    finite, lam, v, zf, rms = run(x, sos)
+    finite, lam, v, zf, mu, sig = run(x, sos)
     if not bool(finite):
         raise ValueError(
             "the shaping IIR filter diverged on the calibration data; remove bad segments/channels "
@@ -239,9 +271,6 @@ def calibrate_asr(
             stacklevel=2,
         )
         lam = jnp.maximum(lam, rel * lam_max)
-    mu, sig, _, _ = fit_eeg_distribution(
-        rms, min_clean_fraction=min_clean_fraction, max_dropout_fraction=max_dropout_fraction
-    )
     return ASRState(
         mixing_matrix=v,
         component_stdevs=jnp.sqrt(lam),

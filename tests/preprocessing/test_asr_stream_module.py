@@ -37,7 +37,7 @@ def cal64():
         jax.config.update("jax_enable_x64", previous)
 
 
-@pytest.mark.parametrize("sizes", [[100, 333, 1000, 567], [64] * 31 + [16]])
+@pytest.mark.parametrize("sizes", [[100, 900, 1000], [64] * 31 + [16]])
 def test_chunked_equals_one_call(x64, cal64, sizes):
     _, state = cal64
     x, _ = with_artifacts(clean(2000, seed=2))
