@@ -63,8 +63,8 @@ from ._asr_calibrate import (
     unpack_symmetric,
     window_rms,
 )
-from ._asr_process import blend, blend_layout, reconstruction, update_points, window_covariances
-from ._asr_stream import StreamCounters, stream_step
+from ._asr_process import _Params, _process_params, blend, blend_layout, reconstruction, update_points, window_covariances
+from ._asr_stream import ASRStream, asr_stream_init, asr_stream_process
 from ._eeg_distribution import SHAPE_RANGE, fit_eeg_distribution, fit_rows, grid_bounds, grid_tables
 from ._validate import as_float_array, check_finite, check_ndim, check_same_channels, check_sfreq
 from ._yulewalk import round_half_away, shaping_filter_sos
@@ -285,32 +285,6 @@ def calibrate_asr(
 
 # --------------------------------------------------------------------------------------------
 # Processing
-
-
-class _Params(NamedTuple):
-    n_win: int
-    lookahead: int
-    stepsize: int
-    maxdims: int
-
-
-def _process_params(c, sfreq, window_size, step_size, lookahead, max_dims) -> _Params:
-    if sfreq is not None:
-        w = 0.5 if window_size is None else window_size / sfreq
-        w = max(w, 1.5 * c / sfreq)
-        n_win = int(round_half_away(w * sfreq))
-        look = int(round_half_away(w * sfreq / 2)) if lookahead is None else int(lookahead)
-        step = int(np.floor(sfreq * w / 2)) if step_size is None else int(step_size)
-    else:
-        n_win = max(100 if window_size is None else int(window_size), int(round_half_away(1.5 * c)))
-        look = int(round_half_away(n_win / 2)) if lookahead is None else int(lookahead)
-        step = max(n_win // 2, 1) if step_size is None else int(step_size)
-    if step < 1:
-        raise ValueError(f"step_size must be a positive number of samples, got {step}")
-    if not 0 <= look <= n_win:
-        raise ValueError(f"lookahead must lie in [0, window] = [0, {n_win}] samples, got {look}")
-    maxdims = int(round_half_away(c * max_dims)) if max_dims < 1 else int(max_dims)
-    return _Params(n_win, look, step, maxdims)
 
 
 @lru_cache(maxsize=64)
@@ -574,70 +548,3 @@ class ASR(eqx.Module):
             mode=self.mode,
             temperature=self.temperature,
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Streaming
-
-
-class ASRStream(NamedTuple):
-    """State of chunked ASR processing (see :func:`asr_stream_process`)."""
-
-    arrays: dict
-    counters: StreamCounters
-    params: _Params
-    has_filter: bool
-    mode: str
-    temperature: float
-
-
-def asr_stream_init(
-    state: ASRState,
-    window_size: int | None = None,
-    step_size: int | None = None,
-    *,
-    lookahead: int | None = None,
-    max_dims: float = 0.66,
-    mode: str = "hard",
-    temperature: float = 0.1,
-    dtype=None,
-) -> ASRStream:
-    """Start chunked processing with the same parameters as :func:`apply_asr`."""
-    c = state.mixing_matrix.shape[0]
-    fs = state.sfreq
-    params = _process_params(c, fs, window_size, step_size, lookahead, max_dims)
-    dtype = dtype or jnp.asarray(state.mixing_matrix).dtype
-    arrays = dict(
-        buf=jnp.zeros((c, 0), dtype),
-        tail=None,
-        hist=jnp.zeros((c, params.n_win - 1), dtype),
-        zi=None if fs is None else jnp.asarray(state.zi, dtype),
-        sos=None if fs is None else jnp.asarray(state.sos, dtype),
-        r_prev=jnp.eye(c, dtype=dtype),
-        prev_trivial=jnp.asarray(True),
-        v=jnp.asarray(state.mixing_matrix, dtype),
-        stdevs=jnp.asarray(state.component_stdevs, dtype),
-        tau=jnp.asarray(state.mu, dtype) + jnp.asarray(state.cutoff, dtype) * jnp.asarray(state.sigma, dtype),
-    )
-    return ASRStream(arrays, StreamCounters(0, 0, False), params, fs is not None, mode, float(temperature))
-
-
-def asr_stream_process(chunk: Float[Array, "C n"], stream: ASRStream, final: bool = False) -> tuple[Array, ASRStream]:
-    """Process the next ``chunk`` of a recording; returns ``(cleaned samples, new stream)``.
-
-    Update points stay on the recording's global grid, so the concatenated outputs of all calls
-    (the last one with ``final=True``, which appends the end reflection and flushes) equal
-    :func:`apply_asr` on the whole recording, whatever the chunk sizes. Each call returns the
-    samples that are final so far (about ``lookahead`` + up to ``step_size`` samples of delay);
-    the first chunk needs at least ``lookahead + 1`` samples.
-    """
-    x = as_float_array(chunk, "chunk")
-    if x.ndim != 2:
-        raise ValueError(f"chunk must be 2-D (n_channels, n_times); got shape {x.shape}")
-    check_same_channels(stream.arrays["v"].shape[0], x, "chunk", "the ASR state")
-    x = check_finite(x, "chunk").astype(stream.arrays["v"].dtype)
-    out, arrays, counters = stream_step(
-        x, final, arrays=stream.arrays, counters=stream.counters, params=stream.params,
-        has_filter=stream.has_filter, mode=stream.mode, temperature=stream.temperature,
-    )
-    return out, stream._replace(arrays=arrays, counters=counters)
