@@ -3,7 +3,8 @@
 Each (library, size) runs in its own subprocess on identical simulated data (same seed), so peak
 resident memory (``ru_maxrss``) is measured per library; every process is pinned to one thread
 (BLAS and XLA) so CPU times compare like with like. NeuroJAX's first call (JIT compilation) is
-reported separately from the steady-state time (second call on new data of the same shape).
+reported separately from the steady-state time (second call on the same recording). A recording of
+another length may recompile the calibration (lengths are bucketed, 8 sizes per octave).
 
     python benchmarks/bench_asr.py            # 32/64 ch x 250/1000 Hz x 60/300 s
     python benchmarks/bench_asr.py --quick    # small sizes
@@ -66,9 +67,9 @@ def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
 
         from neurojax.preprocessing.asr import ASR
 
-        t0 = time.perf_counter()
-        layer = ASR(sfreq=sfreq, cutoff=20.0).fit(x)
-        jax.block_until_ready(layer(x))
+        t0 = time.perf_counter()  # warm-up on the same recording: compilation + one run
+        layer = ASR(sfreq=sfreq, cutoff=20.0).fit(x2)
+        jax.block_until_ready(layer(x2))
         out["first_call_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         layer = ASR(sfreq=sfreq, cutoff=20.0).fit(x2)

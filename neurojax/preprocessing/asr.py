@@ -35,6 +35,16 @@ calibration RMS windows of ``max(ceil(1.5 C), min(64, floor(S / 8)))`` samples (
 windows are required), processing window ``window_size`` samples (default 100), step
 ``step_size`` (default ``window_size // 2``), look-ahead ``round(window_size / 2)``.
 
+**Streaming.** :func:`asr_stream_init` / :func:`asr_stream_process` process a recording chunk by
+chunk; update points stay on the recording's global grid, so the concatenated output equals one
+:func:`apply_asr` call for any chunking (MATLAB's ``asr_process`` instead adds an update at every
+chunk end, as its memory splits do).
+
+**Ends.** As in ``clean_asr`` the recording is extended by point reflection at both ends. On
+white-ish data the reflected tail is offset by twice the last sample's deviation from the local
+mean, which can inflate the last window's covariance and modify the final ``<= step_size``
+samples even of clean data (the reference does the same).
+
 Deviations from the MATLAB reference (deliberate, see the spec): NaN/Inf input raises instead of
 being zeroed; block size is always 10 (no free-memory rule); one logical memory split (the
 reference's MaxMem splits are an artefact that changes the output); rank-deficient calibration data
