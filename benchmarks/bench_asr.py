@@ -34,24 +34,25 @@ THREAD_ENV = {
 def simulate(n_ch: int, sfreq: float, duration: float, seed: int = 0):
     """Correlated AR(1) noise plus alpha, with blinks and muscle bursts (~10 % of the time)."""
     import numpy as np
+    from scipy.signal import lfilter
 
     rng = np.random.default_rng(seed)
     n = int(sfreq * duration)
-    mix = 0.3 * rng.standard_normal((n_ch, n_ch)) / np.sqrt(n_ch) + np.eye(n_ch)  # well conditioned
-    from scipy.signal import lfilter
-
-    src = lfilter([1.0], [1.0, -0.9], rng.standard_normal((n_ch, n)), axis=1)  # stationary, low-pass tilted
-    t = np.arange(n) / sfreq
+    mix = (0.3 * rng.standard_normal((n_ch, n_ch)) / np.sqrt(n_ch) + np.eye(n_ch)).astype(np.float32)  # well conditioned
+    # float32 throughout so that generating the data does not dominate the peak memory
+    src = lfilter(np.float32([1.0]), np.float32([1.0, -0.9]), rng.standard_normal((n_ch, n), dtype=np.float32), axis=1)
+    t = np.arange(n, dtype=np.float32) / np.float32(sfreq)
     src[0] += 3 * np.sin(2 * np.pi * 10 * t)
-    x = 10e-6 * (mix @ src)
+    x = np.float32(10e-6) * (mix @ src)
+    del src
     topo = np.abs(rng.standard_normal(n_ch))
     for onset in rng.integers(0, n - int(sfreq), size=int(duration / 10)):
         length = int(0.3 * sfreq)
-        x[:, onset : onset + length] += 150e-6 * np.outer(topo, np.hanning(length))
+        x[:, onset : onset + length] += np.float32(150e-6) * np.outer(topo, np.hanning(length)).astype(np.float32)
     for onset in rng.integers(0, n - int(sfreq), size=int(duration / 20)):
         length = int(0.5 * sfreq)
-        x[:, onset : onset + length] += 40e-6 * rng.standard_normal((n_ch, length))
-    return x.astype(np.float32)
+        x[:, onset : onset + length] += np.float32(40e-6) * rng.standard_normal((n_ch, length), dtype=np.float32)
+    return x
 
 
 def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
@@ -59,7 +60,6 @@ def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
 
     import numpy as np
 
-    x = simulate(n_ch, sfreq, duration)
     x2 = simulate(n_ch, sfreq, duration, seed=1)
     out = {"lib": lib, "n_ch": n_ch, "sfreq": sfreq, "duration": duration}
     if lib == "neurojax":

@@ -191,7 +191,10 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
         finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
         if not bool(finite):
             return finite, None, None, None, None, None
-        start = np.median(np.asarray(packed)[block_mask], axis=0)  # host selection, O(K)
+        host = np.asarray(packed)
+        valid = np.flatnonzero(block_mask)
+        # host selection, O(K) per coordinate; column chunks bound the temporary copies
+        start = np.concatenate([np.median(host[valid, j : j + 256], axis=0) for j in range(0, host.shape[1], 256)])
         starts = rms_window_starts(s, n_win, overlap)
         rms_starts = np.zeros(n_rms, dtype=np.int32)
         rms_starts[: len(starts)] = starts + pad
