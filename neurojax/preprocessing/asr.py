@@ -458,7 +458,8 @@ class ASR(eqx.Module):
     """Artifact Subspace Reconstruction as an Equinox layer.
 
     ``ASR(sfreq=250.0, cutoff=20.0).fit(recording)`` calibrates (by default on the windows that
-    :func:`clean_windows` keeps, ``calibration="auto"``; ``"off"`` uses the whole input) and returns
+    :func:`clean_windows` keeps, ``calibration="auto"``, which needs ``sfreq``; ``"off"`` or no ``sfreq``
+uses the whole input) and returns
     a fitted layer; calling it cleans data with the same channels.
 
     The fitted statistics (``mixing_matrix``, ``component_stdevs``, ``mu``, ``sigma``, filter
