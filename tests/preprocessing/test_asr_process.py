@@ -19,7 +19,7 @@ from scipy.signal import lfilter
 sys.path.insert(0, str(Path(__file__).parent))
 from _asr_synth import N_CH, SFREQ, blink, clean, with_artifacts  # noqa: E402
 
-from neurojax.preprocessing._asr_process import reconstruction, update_points  # noqa: E402
+from neurojax.preprocessing._asr_process import blend_layout, reconstruction, update_points  # noqa: E402
 from neurojax.preprocessing._yulewalk import shaping_filter_ba  # noqa: E402
 from neurojax.preprocessing.asr import apply_asr, calibrate_asr  # noqa: E402
 
@@ -135,6 +135,10 @@ def test_update_points():
         expected = np.concatenate([[1], np.unique(expected)])
         assert np.array_equal(update_points(length, step), expected)
     assert np.array_equal(update_points(25, 10, phase=7, first=False, final=False), [3, 13, 23])
+    # Spec U13: the last raised-cosine weight of every interval is exactly 1.
+    _, weight, _ = blend_layout(update_points(1003, 62))
+    lengths = np.diff(np.concatenate([[0], update_points(1003, 62)]))
+    assert all(weight[j, k - 1] == 1.0 for j, k in enumerate(lengths))
 
 
 def test_reconstruction_properties(x64):
