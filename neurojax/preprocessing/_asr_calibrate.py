@@ -26,6 +26,7 @@ from ._linalg import symmetrize
 from ._yulewalk import round_half_away
 
 __all__ = [
+    "block_index",
     "shape_signal",
     "block_covariances_packed",
     "unpack_symmetric",
@@ -49,16 +50,29 @@ def _packing(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return iu, ju, weight
 
 
-def block_covariances_packed(x: Float[Array, "C S"], blocksize: int = 10, batch_size: int = 512) -> Float[Array, "K D"]:
+def block_index(n_samples: int, blocksize: int = 10, offset: int = 0, n_blocks: int | None = None):
+    """Sample indices ``(n_blocks, blocksize)`` of consecutive blocks starting at ``offset`` and a
+    validity mask; the last real block repeats the last sample, extra (padding) blocks are masked."""
+    k = -(-n_samples // blocksize)
+    n_blocks = k if n_blocks is None else n_blocks
+    idx = np.zeros((n_blocks, blocksize), dtype=np.int32)
+    idx[:k] = offset + np.minimum(np.arange(k * blocksize), n_samples - 1).reshape(k, blocksize)
+    return idx, np.arange(n_blocks) < k
+
+
+def block_covariances_packed(
+    x: Float[Array, "C S"], blocksize: int = 10, batch_size: int = 512, index: Array | None = None
+) -> Float[Array, "K D"]:
     """Covariances of consecutive ``blocksize``-sample blocks, upper triangles packed as vectors.
 
     Off-diagonal entries are scaled by ``sqrt(2)`` so that the Euclidean distance between packed
     vectors equals the Frobenius distance between the matrices (what the geometric median uses).
-    The last block is completed by repeating the last sample (``ceil(S / b)`` blocks).
+    The last block is completed by repeating the last sample (``ceil(S / b)`` blocks); ``index``
+    (from :func:`block_index`) selects other blocks.
     """
     c, s = x.shape
-    k = -(-s // blocksize)
-    idx = np.minimum(np.arange(k * blocksize), s - 1).reshape(k, blocksize)
+    idx = block_index(s, blocksize)[0] if index is None else index
+    k = idx.shape[0]
     iu, ju, weight = _packing(c)
     w = jnp.asarray(weight, x.dtype)
 
@@ -78,14 +92,20 @@ def unpack_symmetric(v: Float[Array, " D"], n: int) -> Float[Array, "n n"]:
     return symmetrize(m + m.T - jnp.diag(jnp.diag(m)))
 
 
-def geometric_median(points: Float[Array, "K D"], tol: float = 1e-5, max_iter: int = 500) -> Float[Array, " D"]:
+def geometric_median(
+    points: Float[Array, "K D"], tol: float = 1e-5, max_iter: int = 500, start: Array | None = None,
+    mask: Array | None = None,
+) -> Float[Array, " D"]:
     """Geometric median by Weiszfeld's iteration from the coordinate-wise median.
 
     Stops when ``||y_new - y|| / ||y_new|| < tol`` (relative, hence unit-free) or after ``max_iter``
     iterations. Points that coincide with the current estimate get weight 0 instead of an infinite
     one (Vardi & Zhang, 2000), so duplicated blocks (e.g. flat segments) cannot produce NaN.
+    ``start`` is the coordinate-wise median when given (XLA's CPU sort is slow on large inputs, so
+    the calibration computes it with NumPy's selection algorithm); computed here otherwise.
+    ``mask`` (K,) excludes padding points.
     """
-    y0 = jnp.median(points, axis=0)
+    y0 = jnp.median(points, axis=0) if start is None else start
 
     def cond(carry):
         i, _, done = carry
@@ -94,7 +114,8 @@ def geometric_median(points: Float[Array, "K D"], tol: float = 1e-5, max_iter: i
     def body(carry):
         i, y, _ = carry
         dist = jnp.sqrt(jnp.sum((points - y) ** 2, axis=1))
-        w = jnp.where(dist > 0, 1.0 / jnp.where(dist > 0, dist, 1.0), 0.0)
+        use = dist > 0 if mask is None else (dist > 0) & mask
+        w = jnp.where(use, 1.0 / jnp.where(use, dist, 1.0), 0.0)
         total = jnp.sum(w)
         y_new = jnp.where(total > 0, (w @ points) / jnp.where(total > 0, total, 1.0), y)
         done = jnp.linalg.norm(y_new - y) <= tol * jnp.linalg.norm(y_new)
@@ -126,7 +147,7 @@ def window_rms(y: Float[Array, "C S"], starts: np.ndarray, window: float, batch_
     are ``0 .. ceil(window) - 1``, MATLAB's ``0:N-1``).
     """
     n_take = int(np.floor(window - 1)) + 1
-    idx = jnp.asarray(np.asarray(starts)[:, None] + np.arange(n_take)[None, :])
+    idx = jnp.asarray(starts)[:, None] + jnp.arange(n_take)[None, :]
 
     def one(row):
         sq = row**2

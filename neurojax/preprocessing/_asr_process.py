@@ -24,7 +24,7 @@ linear in the duration (one ``N``-sample window per update point is gathered in 
 
 from __future__ import annotations
 
-from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,6 +32,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._linalg import symmetrize
+from ._yulewalk import round_half_away
 
 __all__ = ["update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "blend"]
 
@@ -184,3 +185,29 @@ def blend(
     out = jnp.where((trivial & t_before)[:, None, None], yb, out)
     flat = jnp.moveaxis(out, 1, 0).reshape(y.shape[0], -1)
     return flat[:, scatter]
+
+
+class _Params(NamedTuple):
+    n_win: int
+    lookahead: int
+    stepsize: int
+    maxdims: int
+
+
+def _process_params(c, sfreq, window_size, step_size, lookahead, max_dims) -> _Params:
+    if sfreq is not None:
+        w = 0.5 if window_size is None else window_size / sfreq
+        w = max(w, 1.5 * c / sfreq)
+        n_win = int(round_half_away(w * sfreq))
+        look = int(round_half_away(w * sfreq / 2)) if lookahead is None else int(lookahead)
+        step = int(np.floor(sfreq * w / 2)) if step_size is None else int(step_size)
+    else:
+        n_win = max(100 if window_size is None else int(window_size), int(round_half_away(1.5 * c)))
+        look = int(round_half_away(n_win / 2)) if lookahead is None else int(lookahead)
+        step = max(n_win // 2, 1) if step_size is None else int(step_size)
+    if step < 1:
+        raise ValueError(f"step_size must be a positive number of samples, got {step}")
+    if not 0 <= look <= n_win:
+        raise ValueError(f"lookahead must lie in [0, window] = [0, {n_win}] samples, got {look}")
+    maxdims = int(round_half_away(c * max_dims)) if max_dims < 1 else int(max_dims)
+    return _Params(n_win, look, step, maxdims)

@@ -8,7 +8,8 @@ recording (plus 1 and the end, as in the offline call), so chunk boundaries neve
 (unlike MATLAB, where every call end is one). Samples after the last update point wait in the
 state's buffer; the ``final`` call appends the end reflection and flushes them. The output of each
 call is therefore variable in length (known on the host), and the concatenation over all calls
-equals :func:`neurojax.preprocessing.asr.apply_asr` on the whole recording.
+equals :func:`neurojax.preprocessing.asr.apply_asr` on the whole recording. Public names are
+re-exported by :mod:`neurojax.preprocessing.asr`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
+from jaxtyping import Array, Float
 
 from ._asr_calibrate import shape_signal
-from ._asr_process import blend, blend_layout, reconstruction, window_covariances
+from ._asr_process import _Params, _process_params, blend_layout, reconstruction, window_covariances
+from ._validate import as_float_array, check_finite, check_same_channels
 
-__all__ = ["StreamCounters", "segment_kernel", "points_between"]
+__all__ = ["ASRStream", "asr_stream_init", "asr_stream_process", "StreamCounters", "points_between"]
 
 
 class StreamCounters(NamedTuple):
@@ -139,3 +141,66 @@ def stream_step(chunk: Array, final: bool, *, arrays: dict, counters: StreamCoun
     drop = min(max(0, p - last_n), n_out)  # W positions <= P are the reflected start, never output
     new = dict(arrays, buf=rest, tail=all_tail, zi=zf, hist=hist, r_prev=r_last, prev_trivial=t_last)
     return flat[:, drop:n_out], new, StreamCounters(new_received, new_last, True)
+
+
+class ASRStream(NamedTuple):
+    """State of chunked ASR processing (see :func:`asr_stream_process`)."""
+
+    arrays: dict
+    counters: StreamCounters
+    params: _Params
+    has_filter: bool
+    mode: str
+    temperature: float
+
+
+def asr_stream_init(
+    state,
+    window_size: int | None = None,
+    step_size: int | None = None,
+    *,
+    lookahead: int | None = None,
+    max_dims: float = 0.66,
+    mode: str = "hard",
+    temperature: float = 0.1,
+    dtype=None,
+) -> ASRStream:
+    """Start chunked processing with the same parameters as :func:`apply_asr`."""
+    c = state.mixing_matrix.shape[0]
+    fs = state.sfreq
+    params = _process_params(c, fs, window_size, step_size, lookahead, max_dims)
+    dtype = dtype or jnp.asarray(state.mixing_matrix).dtype
+    arrays = dict(
+        buf=jnp.zeros((c, 0), dtype),
+        tail=None,
+        hist=jnp.zeros((c, params.n_win - 1), dtype),
+        zi=None if fs is None else jnp.asarray(state.zi, dtype),
+        sos=None if fs is None else jnp.asarray(state.sos, dtype),
+        r_prev=jnp.eye(c, dtype=dtype),
+        prev_trivial=jnp.asarray(True),
+        v=jnp.asarray(state.mixing_matrix, dtype),
+        stdevs=jnp.asarray(state.component_stdevs, dtype),
+        tau=jnp.asarray(state.mu, dtype) + jnp.asarray(state.cutoff, dtype) * jnp.asarray(state.sigma, dtype),
+    )
+    return ASRStream(arrays, StreamCounters(0, 0, False), params, fs is not None, mode, float(temperature))
+
+
+def asr_stream_process(chunk: Float[Array, "C n"], stream: ASRStream, final: bool = False) -> tuple[Array, ASRStream]:
+    """Process the next ``chunk`` of a recording; returns ``(cleaned samples, new stream)``.
+
+    Update points stay on the recording's global grid, so the concatenated outputs of all calls
+    (the last one with ``final=True``, which appends the end reflection and flushes) equal
+    :func:`apply_asr` on the whole recording, whatever the chunk sizes. Each call returns the
+    samples that are final so far (about ``lookahead`` + up to ``step_size`` samples of delay);
+    the first chunk needs at least ``lookahead + 1`` samples.
+    """
+    x = as_float_array(chunk, "chunk")
+    if x.ndim != 2:
+        raise ValueError(f"chunk must be 2-D (n_channels, n_times); got shape {x.shape}")
+    check_same_channels(stream.arrays["v"].shape[0], x, "chunk", "the ASR state")
+    x = check_finite(x, "chunk").astype(stream.arrays["v"].dtype)
+    out, arrays, counters = stream_step(
+        x, final, arrays=stream.arrays, counters=stream.counters, params=stream.params,
+        has_filter=stream.has_filter, mode=stream.mode, temperature=stream.temperature,
+    )
+    return out, stream._replace(arrays=arrays, counters=counters)

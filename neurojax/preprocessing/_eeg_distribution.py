@@ -30,7 +30,7 @@ from scipy.special import gamma, gammaincinv
 
 from ._yulewalk import round_half_away
 
-__all__ = ["fit_eeg_distribution", "SHAPE_RANGE", "shape_table"]
+__all__ = ["fit_eeg_distribution", "SHAPE_RANGE", "shape_table", "grid_tables", "grid_bounds", "fit_rows"]
 
 #: Shape grid of clean_rawdata (1.7:0.15:3.5), built from integer counts so 3.5 is included.
 SHAPE_RANGE = tuple(1.7 + 0.15 * k for k in range(13))
@@ -46,9 +46,7 @@ def shape_table(shapes=SHAPE_RANGE, quantiles=(0.022, 0.6)) -> tuple[np.ndarray,
     return bounds, rescale, sd_factor
 
 
-@lru_cache(maxsize=64)
-def _grid(n: int, min_clean_fraction: float, max_dropout_fraction: float, quantiles: tuple, step_sizes: tuple, shapes: tuple):
-    """Integer grid, bin counts and model log-densities for a sample of ``n`` values (host-side)."""
+def _counts(n: int, min_clean_fraction: float, max_dropout_fraction: float, quantiles: tuple, step_sizes: tuple):
     q_lo, q_hi = min(quantiles), max(quantiles)
     max_width = q_hi - q_lo
     min_width = min_clean_fraction * max_width
@@ -57,65 +55,67 @@ def _grid(n: int, min_clean_fraction: float, max_dropout_fraction: float, quanti
     n_widths = int(np.floor((max_width - min_width) / step_sizes[1] + 1e-9)) + 1
     widths = round_half_away(n * (max_width - step_sizes[1] * np.arange(n_widths))).astype(int)
     m_max = int(round_half_away(n * max_width))
-    if widths.min() < 2 or starts.max() + m_max > n:
-        raise ValueError(
-            f"fit_eeg_distribution needs more values: got {n}; use at least 20 windows of calibration data"
-        )
     nbins = round_half_away(3 * np.log2(1 + widths / 2)).astype(int)
-    nb_max = int(nbins.max())
+    return starts, widths, m_max, nbins
+
+
+def grid_bounds(n_bound: int, key: tuple) -> tuple[int, int]:
+    """Static ``(m_max, nb_max)`` for any sample size ``n <= n_bound``."""
+    _, _, m_max, nbins = _counts(n_bound, *key[:4])
+    return m_max, int(nbins.max())
+
+
+def grid_tables(n: int, n_bound: int, key: tuple) -> tuple:
+    """Host-side integer grid and model log-densities for ``n`` values, padded to ``n_bound``'s sizes.
+
+    ``key = (min_clean_fraction, max_dropout_fraction, quantiles, step_sizes, shapes)``.
+    """
+    min_clean, max_drop, quantiles, step_sizes, shapes = key
+    starts, widths, _, nbins = _counts(n, min_clean, max_drop, quantiles, step_sizes)
+    if widths.min() < 2 or n < 3:
+        raise ValueError(f"fit_eeg_distribution needs more values: got {n}; use at least 20 windows of calibration data")
+    _, nb_max = grid_bounds(n_bound, key)
     bounds, rescale, sd_factor = shape_table(shapes, quantiles)
-    # Model bin probabilities p[width, shape, bin] (zero-padded beyond nbins of that width).
-    p = np.zeros((n_widths, len(shapes), nb_max))
+    p = np.zeros((len(widths), len(shapes), nb_max))
     for j, nb in enumerate(nbins):
         for k, b in enumerate(shapes):
             z = bounds[k, 0] + np.arange(0.5, nb + 0.5) / nb * (bounds[k, 1] - bounds[k, 0])
             pk = np.exp(-np.abs(z) ** b) * rescale[k]
             p[j, k, :nb] = pk / np.sum(pk)
     logp = np.log(np.where(p > 0, p, 1.0))
-    return dict(
-        starts=starts,
-        widths=widths,
-        nbins=nbins,
-        nb_max=nb_max,
-        m_max=m_max,
-        p=p,
-        logp=logp,
-        bounds=bounds,
-        sd_factor=sd_factor,
-        shapes=np.asarray(shapes),
-    )
+    return starts, widths, nbins, p, logp, bounds, sd_factor, np.asarray(shapes)
 
 
-def _fit_one(x: Array, g: dict) -> tuple[Array, Array, Array, Array]:
+def fit_padded(x: Array, tables: tuple, m_max: int, nb_max: int) -> tuple[Array, Array, Array, Array]:
+    """Fit one row ``x`` whose entries beyond the valid count are ``+inf`` (they sort last)."""
+    starts, widths, nbins, p, logp, bounds_all, sd_factor, shapes = tables
     dtype = x.dtype
     xs = jnp.sort(x)
-    starts, widths, nbins = g["starts"], g["widths"], g["nbins"]
-    n_w, n_s, nb_max, m_max = len(widths), len(starts), g["nb_max"], g["m_max"]
-    seg = xs[starts[:, None] + np.arange(m_max)[None, :]]  # (n_s, m_max)
+    n_w, n_s = widths.shape[0], starts.shape[0]
+    seg = xs[starts[:, None] + jnp.arange(m_max)[None, :]]  # (n_s, m_max)
     base = seg[:, :1]
-    rel = seg - base  # (n_s, m_max)
+    rel = seg - base
     top = rel[:, widths - 1].T  # (n_w, n_s)
-    scale = jnp.asarray(nbins, dtype)[:, None] / top  # same op order as the reference
+    scale = nbins.astype(dtype)[:, None] / top  # same op order as the reference
     h = rel[None, :, :] * scale[:, :, None]  # (n_w, n_s, m_max)
-    valid = (np.arange(m_max)[None, None, :] < widths[:, None, None]) & jnp.isfinite(h)
+    valid = (jnp.arange(m_max)[None, None, :] < widths[:, None, None]) & jnp.isfinite(h)
     bins = jnp.minimum(jnp.floor(jnp.where(valid, h, 0.0)), (nbins - 1)[:, None, None]).astype(jnp.int32)
-    flat = (np.arange(n_w * n_s).reshape(n_w, n_s, 1) * (nb_max + 1) + jnp.where(valid, bins, nb_max)).ravel()
+    flat = (jnp.arange(n_w * n_s).reshape(n_w, n_s, 1) * (nb_max + 1) + jnp.where(valid, bins, nb_max)).ravel()
     counts = jax.ops.segment_sum(jnp.ones(flat.shape, dtype), flat, num_segments=n_w * n_s * (nb_max + 1))
-    logq = jnp.log(counts.reshape(n_w, n_s, nb_max + 1)[:, :, :nb_max] + 0.01)  # (n_w, n_s, nb)
-    p = jnp.asarray(g["p"], dtype)[:, :, None, :]  # (n_w, n_b, 1, nb)
-    logp = jnp.asarray(g["logp"], dtype)[:, :, None, :]
-    kl = jnp.sum(p * (logp - logq[:, None, :, :]), axis=-1) + jnp.log(jnp.asarray(widths, dtype))[:, None, None]
+    logq = jnp.log(counts.reshape(n_w, n_s, nb_max + 1)[:, :, :nb_max] + 0.01)
+    p = p.astype(dtype)[:, :, None, :]
+    logp = logp.astype(dtype)[:, :, None, :]
+    kl = jnp.sum(p * (logp - logq[:, None, :, :]), axis=-1) + jnp.log(widths.astype(dtype))[:, None, None]
     kl = jnp.where(jnp.isnan(kl), jnp.inf, kl)
     best = jnp.argmin(kl.ravel())  # first minimum in (width, shape, start) order
     j, k, s = jnp.unravel_index(best, kl.shape)
-    bounds = jnp.asarray(g["bounds"], dtype)[k]
+    bounds = bounds_all.astype(dtype)[k]
     lo = base[s, 0]
-    hi = lo + rel[s, jnp.asarray(widths)[j] - 1]
+    hi = lo + rel[s, widths[j] - 1]
     alpha = (hi - lo) / (bounds[1] - bounds[0])
     mu = lo - bounds[0] * alpha
-    sigma = alpha * jnp.asarray(g["sd_factor"], dtype)[k]
-    beta = jnp.asarray(g["shapes"], dtype)[k]
-    return mu, sigma, alpha, beta
+    sigma = alpha * sd_factor.astype(dtype)[k]
+    return mu, sigma, alpha, shapes.astype(dtype)[k]
 
 
 def fit_eeg_distribution(
@@ -151,13 +151,19 @@ def fit_eeg_distribution(
     if min(shapes) <= 1 or max(shapes) >= 7:
         raise ValueError(f"shapes must lie in (1, 7), got {shapes}")
     x = jnp.asarray(x)
-    fitter = _fitter(int(x.shape[-1]), float(min_clean_fraction), float(max_dropout_fraction), q, st, tuple(float(b) for b in shapes))
+    key = (float(min_clean_fraction), float(max_dropout_fraction), q, st, tuple(float(b) for b in shapes))
+    n = int(x.shape[-1])
+    tables = tuple(jnp.asarray(t) for t in grid_tables(n, n, key))
     lead = x.shape[:-1]
-    out = fitter(x.reshape((-1, x.shape[-1])))
+    out = _fitter(*grid_bounds(n, key))(x.reshape((-1, n)), tables)
     return tuple(o.reshape(lead) for o in out)
 
 
 @lru_cache(maxsize=64)
-def _fitter(*key):
-    g = _grid(*key)
-    return jax.jit(lambda flat: jax.lax.map(lambda row: _fit_one(row, g), flat))
+def _fitter(m_max: int, nb_max: int):
+    return jax.jit(lambda rows, tables: fit_rows(rows, tables, m_max, nb_max))
+
+
+def fit_rows(rows: Array, tables: tuple, m_max: int, nb_max: int):
+    """:func:`fit_padded` for each row, sequentially (bounded memory)."""
+    return jax.lax.map(lambda row: fit_padded(row, tables, m_max, nb_max), rows)

@@ -35,6 +35,16 @@ calibration RMS windows of ``max(ceil(1.5 C), min(64, floor(S / 8)))`` samples (
 windows are required), processing window ``window_size`` samples (default 100), step
 ``step_size`` (default ``window_size // 2``), look-ahead ``round(window_size / 2)``.
 
+**Streaming.** :func:`asr_stream_init` / :func:`asr_stream_process` process a recording chunk by
+chunk; update points stay on the recording's global grid, so the concatenated output equals one
+:func:`apply_asr` call for any chunking (MATLAB's ``asr_process`` instead adds an update at every
+chunk end, as its memory splits do).
+
+**Ends.** As in ``clean_asr`` the recording is extended by point reflection at both ends. On
+white-ish data the reflected tail is offset by twice the last sample's deviation from the local
+mean, which can inflate the last window's covariance and modify the final ``<= step_size``
+samples even of clean data (the reference does the same).
+
 Deviations from the MATLAB reference (deliberate, see the spec): NaN/Inf input raises instead of
 being zeroed; block size is always 10 (no free-memory rule); one logical memory split (the
 reference's MaxMem splits are an artefact that changes the output); rank-deficient calibration data
@@ -55,6 +65,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._asr_calibrate import (
+    block_index,
     block_covariances_packed,
     geometric_median,
     rms_window_starts,
@@ -62,9 +73,9 @@ from ._asr_calibrate import (
     unpack_symmetric,
     window_rms,
 )
-from ._asr_process import blend, blend_layout, reconstruction, update_points, window_covariances
-from ._asr_stream import StreamCounters, stream_step
-from ._eeg_distribution import fit_eeg_distribution
+from ._asr_process import _Params, _process_params, blend, blend_layout, reconstruction, update_points, window_covariances
+from ._asr_stream import ASRStream, asr_stream_init, asr_stream_process
+from ._eeg_distribution import SHAPE_RANGE, fit_eeg_distribution, fit_rows, grid_bounds, grid_tables
 from ._validate import as_float_array, check_finite, check_ndim, check_same_channels, check_sfreq
 from ._yulewalk import round_half_away, shaping_filter_sos
 
@@ -135,22 +146,65 @@ def _calibration_window(n_channels: int, n_samples: int, sfreq: float | None, wi
     return max(int(np.ceil(1.5 * n_channels)), min(64, n_samples // 8))
 
 
+def _bucket(n: int) -> int:
+    """Round a calibration length up to one of 8 sizes per octave (<= 12.5 % zero padding), so
+    recordings of similar length (e.g. after clean_windows) reuse one compiled calibration."""
+    if n <= 64:
+        return n
+    g = 2 ** (int(np.floor(np.log2(n))) - 3)
+    return -(-n // g) * g
+
+
 @lru_cache(maxsize=32)
-def _calibrator(n_channels: int, n_samples: int, has_filter: bool, blocksize: int, n_win: int, overlap: float):
-    starts = rms_window_starts(n_samples, n_win, overlap)
+def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int, n_win: int, overlap: float,
+                fit_key: tuple):
+    """Jitted calibration stages for inputs left-padded with zeros to ``s_bucket`` samples.
+
+    Zeros before the data leave the shaping filter's state at exactly zero, so the filtered data
+    and the final state are those of the unpadded input; padding blocks and windows are masked.
+    """
+    n_blocks = -(-s_bucket // blocksize)
+    n_rms = max(len(rms_window_starts(s_bucket, n_win, overlap)), 1)
+    m_max, nb_max = grid_bounds(n_rms, fit_key)
 
     @jax.jit
-    def run(x, sos):
+    def stage1(x, sos, block_idx):
         zi = jnp.zeros((sos.shape[0], n_channels, 2), x.dtype) if has_filter else None
         xf, zf = shape_signal(sos if has_filter else None, x, zi)
         finite = jnp.all(jnp.isfinite(xf))
-        packed = block_covariances_packed(xf, blocksize)
-        cov = unpack_symmetric(geometric_median(packed), n_channels)
-        lam, v = jnp.linalg.eigh(cov)
-        rms = window_rms(v.T @ xf, starts, n_win)
-        return finite, lam, v, zf, rms
+        return finite, xf, zf, block_covariances_packed(xf, blocksize, index=block_idx)
 
-    return run, starts
+    @jax.jit
+    def stage2(xf, packed, start, block_mask, rms_starts, rms_mask, tables):
+        cov = unpack_symmetric(geometric_median(packed, start=start, mask=block_mask), n_channels)
+        lam, v = jnp.linalg.eigh(cov)
+        rms = window_rms(v.T @ xf, rms_starts, n_win)
+        rms = jnp.where(rms_mask[None, :], rms, jnp.inf)  # padding windows sort last
+        mu, sig, _, _ = fit_rows(rms, tables, m_max, nb_max)
+        return lam, v, mu, sig
+
+    def run(x, sos, fit_key=fit_key):
+        s = x.shape[1]
+        pad = s_bucket - s
+        xb = jnp.pad(x, ((0, 0), (pad, 0)))
+        block_idx, block_mask = block_index(s, blocksize, pad, n_blocks)
+        finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
+        if not bool(finite):
+            return finite, None, None, None, None, None
+        host = np.asarray(packed)
+        valid = np.flatnonzero(block_mask)
+        # host selection, O(K) per coordinate; column chunks bound the temporary copies
+        start = np.concatenate([np.median(host[valid, j : j + 256], axis=0) for j in range(0, host.shape[1], 256)])
+        starts = rms_window_starts(s, n_win, overlap)
+        rms_starts = np.zeros(n_rms, dtype=np.int32)
+        rms_starts[: len(starts)] = starts + pad
+        rms_mask = np.arange(n_rms) < len(starts)
+        tables = tuple(jnp.asarray(t) for t in grid_tables(len(starts), n_rms, fit_key))
+        lam, v, mu, sig = stage2(xf, packed, jnp.asarray(start, packed.dtype), jnp.asarray(block_mask),
+                                 jnp.asarray(rms_starts), jnp.asarray(rms_mask), tables)
+        return finite, lam, v, zf, mu, sig
+
+    return run
 
 
 def calibrate_asr(
@@ -200,7 +254,7 @@ def calibrate_asr(
     if c < 2:
         raise ValueError(f"ASR needs at least 2 channels, got {c}")
     n_win = _calibration_window(c, s, fs, window_len)
-    run, starts = _calibrator(c, s, fs is not None, int(blocksize), n_win, float(window_overlap))
+    starts = rms_window_starts(s, n_win, window_overlap)
     if len(starts) < MIN_CALIBRATION_WINDOWS:
         step = n_win * (1 - window_overlap)
         need = int(np.ceil(n_win + 1 + step * (MIN_CALIBRATION_WINDOWS - 1)))
@@ -209,8 +263,10 @@ def calibrate_asr(
             f"calibration data too short: {s} samples give {len(starts)} RMS windows of {n_win} samples, "
             f"at least {MIN_CALIBRATION_WINDOWS} are needed, i.e. at least {need} samples{unit}"
         )
+    fit_key = (float(min_clean_fraction), float(max_dropout_fraction), (0.022, 0.6), (0.01, 0.01), SHAPE_RANGE)
+    run = _calibrator(c, _bucket(s), fs is not None, int(blocksize), n_win, float(window_overlap), fit_key)
     sos = jnp.asarray(shaping_filter_sos(fs), x.dtype) if fs is not None else jnp.zeros((1, 6), x.dtype)
-    finite, lam, v, zf, rms = run(x, sos)
+    finite, lam, v, zf, mu, sig = run(x, sos)
     if not bool(finite):
         raise ValueError(
             "the shaping IIR filter diverged on the calibration data; remove bad segments/channels "
@@ -228,9 +284,6 @@ def calibrate_asr(
             stacklevel=2,
         )
         lam = jnp.maximum(lam, rel * lam_max)
-    mu, sig, _, _ = fit_eeg_distribution(
-        rms, min_clean_fraction=min_clean_fraction, max_dropout_fraction=max_dropout_fraction
-    )
     return ASRState(
         mixing_matrix=v,
         component_stdevs=jnp.sqrt(lam),
@@ -245,32 +298,6 @@ def calibrate_asr(
 
 # --------------------------------------------------------------------------------------------
 # Processing
-
-
-class _Params(NamedTuple):
-    n_win: int
-    lookahead: int
-    stepsize: int
-    maxdims: int
-
-
-def _process_params(c, sfreq, window_size, step_size, lookahead, max_dims) -> _Params:
-    if sfreq is not None:
-        w = 0.5 if window_size is None else window_size / sfreq
-        w = max(w, 1.5 * c / sfreq)
-        n_win = int(round_half_away(w * sfreq))
-        look = int(round_half_away(w * sfreq / 2)) if lookahead is None else int(lookahead)
-        step = int(np.floor(sfreq * w / 2)) if step_size is None else int(step_size)
-    else:
-        n_win = max(100 if window_size is None else int(window_size), int(round_half_away(1.5 * c)))
-        look = int(round_half_away(n_win / 2)) if lookahead is None else int(lookahead)
-        step = max(n_win // 2, 1) if step_size is None else int(step_size)
-    if step < 1:
-        raise ValueError(f"step_size must be a positive number of samples, got {step}")
-    if not 0 <= look <= n_win:
-        raise ValueError(f"lookahead must lie in [0, window] = [0, {n_win}] samples, got {look}")
-    maxdims = int(round_half_away(c * max_dims)) if max_dims < 1 else int(max_dims)
-    return _Params(n_win, look, step, maxdims)
 
 
 @lru_cache(maxsize=64)
@@ -431,7 +458,8 @@ class ASR(eqx.Module):
     """Artifact Subspace Reconstruction as an Equinox layer.
 
     ``ASR(sfreq=250.0, cutoff=20.0).fit(recording)`` calibrates (by default on the windows that
-    :func:`clean_windows` keeps, ``calibration="auto"``; ``"off"`` uses the whole input) and returns
+    :func:`clean_windows` keeps, ``calibration="auto"``, which needs ``sfreq``; ``"off"`` or no ``sfreq``
+uses the whole input) and returns
     a fitted layer; calling it cleans data with the same channels.
 
     The fitted statistics (``mixing_matrix``, ``component_stdevs``, ``mu``, ``sigma``, filter
@@ -541,70 +569,3 @@ class ASR(eqx.Module):
             mode=self.mode,
             temperature=self.temperature,
         )
-
-
-# --------------------------------------------------------------------------------------------
-# Streaming
-
-
-class ASRStream(NamedTuple):
-    """State of chunked ASR processing (see :func:`asr_stream_process`)."""
-
-    arrays: dict
-    counters: StreamCounters
-    params: _Params
-    has_filter: bool
-    mode: str
-    temperature: float
-
-
-def asr_stream_init(
-    state: ASRState,
-    window_size: int | None = None,
-    step_size: int | None = None,
-    *,
-    lookahead: int | None = None,
-    max_dims: float = 0.66,
-    mode: str = "hard",
-    temperature: float = 0.1,
-    dtype=None,
-) -> ASRStream:
-    """Start chunked processing with the same parameters as :func:`apply_asr`."""
-    c = state.mixing_matrix.shape[0]
-    fs = state.sfreq
-    params = _process_params(c, fs, window_size, step_size, lookahead, max_dims)
-    dtype = dtype or jnp.asarray(state.mixing_matrix).dtype
-    arrays = dict(
-        buf=jnp.zeros((c, 0), dtype),
-        tail=None,
-        hist=jnp.zeros((c, params.n_win - 1), dtype),
-        zi=None if fs is None else jnp.asarray(state.zi, dtype),
-        sos=None if fs is None else jnp.asarray(state.sos, dtype),
-        r_prev=jnp.eye(c, dtype=dtype),
-        prev_trivial=jnp.asarray(True),
-        v=jnp.asarray(state.mixing_matrix, dtype),
-        stdevs=jnp.asarray(state.component_stdevs, dtype),
-        tau=jnp.asarray(state.mu, dtype) + jnp.asarray(state.cutoff, dtype) * jnp.asarray(state.sigma, dtype),
-    )
-    return ASRStream(arrays, StreamCounters(0, 0, False), params, fs is not None, mode, float(temperature))
-
-
-def asr_stream_process(chunk: Float[Array, "C n"], stream: ASRStream, final: bool = False) -> tuple[Array, ASRStream]:
-    """Process the next ``chunk`` of a recording; returns ``(cleaned samples, new stream)``.
-
-    Update points stay on the recording's global grid, so the concatenated outputs of all calls
-    (the last one with ``final=True``, which appends the end reflection and flushes) equal
-    :func:`apply_asr` on the whole recording, whatever the chunk sizes. Each call returns the
-    samples that are final so far (about ``lookahead`` + up to ``step_size`` samples of delay);
-    the first chunk needs at least ``lookahead + 1`` samples.
-    """
-    x = as_float_array(chunk, "chunk")
-    if x.ndim != 2:
-        raise ValueError(f"chunk must be 2-D (n_channels, n_times); got shape {x.shape}")
-    check_same_channels(stream.arrays["v"].shape[0], x, "chunk", "the ASR state")
-    x = check_finite(x, "chunk").astype(stream.arrays["v"].dtype)
-    out, arrays, counters = stream_step(
-        x, final, arrays=stream.arrays, counters=stream.counters, params=stream.params,
-        has_filter=stream.has_filter, mode=stream.mode, temperature=stream.temperature,
-    )
-    return out, stream._replace(arrays=arrays, counters=counters)

@@ -99,8 +99,7 @@ def test_fit_eeg_distribution_matches_meegkit(x64):
     from meegkit.utils.asr import fit_eeg_distribution as reference
 
     rng = np.random.default_rng(0)
-    for _ in range(12):
-        n = int(rng.integers(60, 1500))
+    for n in (200, 200, 700, 700, 1500, 1500):  # few sizes: one compilation each
         r = np.abs(rng.standard_normal(n)) * rng.uniform(0.5, 2) + rng.uniform(0, 3)
         r[: n // 5] *= rng.uniform(1, 10)
         ours = [float(v) for v in fit_eeg_distribution(r)]
@@ -196,7 +195,7 @@ def _numpy_calibration(x, sfreq, cutoff):
 
 
 def test_calibration_matches_numpy_oracle(x64):
-    x = clean(250 * 30, n_ch=6)
+    x = clean(250 * 30)
     st = calibrate_asr(x, cutoff=5.0, sfreq=250.0)
     lam, v, q = _numpy_calibration(x, 250.0, 5.0)
     m = np.asarray(st.sqrt_covariance)
@@ -206,13 +205,13 @@ def test_calibration_matches_numpy_oracle(x64):
     t = np.asarray(st.threshold_matrix)
     assert np.linalg.norm(t.T @ t - q) / np.linalg.norm(q) < 1e-5
     vv = np.asarray(st.mixing_matrix)
-    assert np.allclose(vv.T @ vv, np.eye(6), atol=1e-12)
+    assert np.allclose(vv.T @ vv, np.eye(x.shape[0]), atol=1e-12)
 
 
 def test_tutorial_calibration_api():
     import jax
 
-    data = jax.random.normal(jax.random.PRNGKey(1), (4, 500)) * 0.1
+    data = jax.random.normal(jax.random.PRNGKey(1), (4, 600)) * 0.1
     state = calibrate_asr(data, cutoff=3.0)
     assert isinstance(state, ASRState) and state.cutoff == 3.0
     m = state.mixing_matrix
@@ -237,7 +236,7 @@ def test_calibration_errors():
 
 
 def test_average_reference_is_finite_and_warns():
-    x = clean(250 * 20, n_ch=6).astype(np.float32)
+    x = clean(250 * 30).astype(np.float32)
     x = x - x.mean(0, keepdims=True)  # rank 5
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")

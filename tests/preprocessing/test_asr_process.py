@@ -19,12 +19,12 @@ from scipy.signal import lfilter
 sys.path.insert(0, str(Path(__file__).parent))
 from _asr_synth import N_CH, SFREQ, blink, clean, with_artifacts  # noqa: E402
 
-from neurojax.preprocessing._asr_process import reconstruction, update_points  # noqa: E402
+from neurojax.preprocessing._asr_process import blend_layout, reconstruction, update_points  # noqa: E402
 from neurojax.preprocessing._yulewalk import shaping_filter_ba  # noqa: E402
 from neurojax.preprocessing.asr import apply_asr, calibrate_asr  # noqa: E402
 
 N_CAL = int(SFREQ * 30)
-N_TEST = int(SFREQ * 16)
+N_TEST = 2000  # shared with test_asr_stream_module.py (one compilation per shape)
 P, STEP = 63, 62  # clean_asr at 250 Hz: round(62.5) (MATLAB) and floor(125 / 2)
 
 
@@ -85,7 +85,13 @@ def test_clean_stationary_data_pass_unchanged_at_cutoff_20(x64, cal64):
     _, state = cal64
     y = clean(N_TEST, seed=7)  # drawn like the calibration data
     out = np.asarray(apply_asr(y, state._replace(cutoff=20.0), sfreq=SFREQ))
-    assert np.array_equal(out, y)
+    # Bit-identical except the final update interval: its window holds the reference's end
+    # reflection 2 x_S - x_{S-k}, whose level is offset by 2 (x_S - local mean); on this white-ish
+    # synthetic data that inflates the last covariance and the reference (clean_asr) repairs the
+    # last L - g samples too (observed: 17 samples, 28 % change there, 2.8 % overall).
+    length = N_TEST + P
+    n_tail = length - ((length - 1) // STEP) * STEP
+    assert np.array_equal(out[:, : N_TEST - n_tail], y[:, : N_TEST - n_tail])
 
 
 def test_monotone_in_cutoff(x64, cal64):
@@ -129,6 +135,10 @@ def test_update_points():
         expected = np.concatenate([[1], np.unique(expected)])
         assert np.array_equal(update_points(length, step), expected)
     assert np.array_equal(update_points(25, 10, phase=7, first=False, final=False), [3, 13, 23])
+    # Spec U13: the last raised-cosine weight of every interval is exactly 1.
+    _, weight, _ = blend_layout(update_points(1003, 62))
+    lengths = np.diff(np.concatenate([[0], update_points(1003, 62)]))
+    assert all(weight[j, k - 1] == 1.0 for j, k in enumerate(lengths))
 
 
 def test_reconstruction_properties(x64):
@@ -181,10 +191,9 @@ def test_tutorial_apply_api():
     assert cleaned.shape == corrupted.shape and cleaned.dtype == corrupted.dtype
     rms_c = float(jnp.sqrt(jnp.mean(corrupted[0] ** 2)))
     assert float(jnp.sqrt(jnp.mean(cleaned[0] ** 2))) < 0.1 * rms_c  # the step is removed
-    data = jax.random.normal(jax.random.PRNGKey(6), (3, 400)) * 0.1
-    state = calibrate_asr(data, cutoff=10.0)
-    cleaned = apply_asr(data, state, window_size=100, step_size=50)
-    assert float(jnp.corrcoef(data.ravel(), cleaned.ravel())[0, 1]) > 0.8
+    # Calibrating on the same clean data at a lenient cutoff keeps it (tutorial: corr > 0.8).
+    cleaned = apply_asr(clean_data, state._replace(cutoff=10.0), window_size=100, step_size=50)
+    assert float(jnp.corrcoef(clean_data.ravel(), cleaned.ravel())[0, 1]) > 0.8
 
 
 def test_float32_runs_and_matches_float64_decisions(cal64):
@@ -196,3 +205,35 @@ def test_float32_runs_and_matches_float64_decisions(cal64):
     truth = clean(N_TEST, seed=2)
     seg = slice(N_TEST // 2, N_TEST // 2 + 100)
     assert np.linalg.norm(out[:, seg] - truth[:, seg]) / np.linalg.norm(x[:, seg] - truth[:, seg]) < 0.05
+
+
+def test_random_direction_burst(x64, cal64):
+    # Spec P12 (competitor item 4): 2-s burst of 30-sigma noise along a random spatial direction,
+    # kappa = 5. Relative error inside the burst must beat meegkit's 0.24 (raw: ~4).
+    _, state = cal64
+    truth = clean(N_TEST, seed=2)
+    rng = np.random.default_rng(9)
+    direction = rng.standard_normal(N_CH)
+    direction /= np.linalg.norm(direction)
+    seg = slice(700, 1200)
+    x = truth.copy()
+    x[:, seg] += 30 * truth.std() * np.outer(direction, rng.standard_normal(500))
+    out = np.asarray(apply_asr(x, state, sfreq=SFREQ))
+    raw_err = np.linalg.norm(x[:, seg] - truth[:, seg]) / np.linalg.norm(truth[:, seg])
+    err = np.linalg.norm(out[:, seg] - truth[:, seg]) / np.linalg.norm(truth[:, seg])
+    assert raw_err > 4 and err < 0.24
+
+
+def test_locality(x64, cal64):
+    # Spec P9: an artifact on [a, b] changes the output only within
+    # [a - P - step, b + (N - P) + step] plus the shaping filter's tail (~136 samples at 250 Hz).
+    _, state = cal64
+    y = clean(N_TEST, seed=7)
+    a, b = 1000, 1049
+    x = y + blink(N_TEST, a, b - a + 1)
+    st = state._replace(cutoff=20.0)
+    changed = np.flatnonzero(np.any(np.asarray(apply_asr(x, st, sfreq=SFREQ)) != x, axis=0))
+    base = np.flatnonzero(np.any(np.asarray(apply_asr(y, st, sfreq=SFREQ)) != y, axis=0))
+    changed = np.setdiff1d(changed, base)  # the clean run only changes the final interval
+    assert changed.size > 0
+    assert changed.min() >= a - P - STEP and changed.max() <= b + (125 - P) + STEP + 136
