@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from . import __version__
 
@@ -54,9 +55,13 @@ def _preprocess(args: argparse.Namespace) -> int:
     config = load_config(args.config)  # before reading: a bad config fails fast
     raw = io.read_raw(args.input)
     print(f"read {args.input}: {raw.n_channels} channels, {raw.n_times / raw.sfreq:.1f} s at {raw.sfreq:g} Hz", flush=True)
-    cleaned, log = preprocess_recording(raw, config)
-    for step, seconds in log.seconds.items():
-        print(f"  {step:<14} {seconds:7.2f} s")
+    started = time.perf_counter()
+
+    def progress(step: str) -> None:
+        print(f"  [{time.perf_counter() - started:7.1f} s] {step} ...", flush=True)
+
+    cleaned, log = preprocess_recording(raw, config, progress=progress)
+    print("  time per step: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in log.seconds.items()))
     bads = sum(log.bads.values(), [])
     print(f"bad channels: {bads or 'none'}; interpolated: {log.interpolated or 'none'}")
     for ch_type, fraction in log.asr_changed_fraction.items():

@@ -21,6 +21,7 @@ Stim and other non-data channels pass through untouched (except resampling).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import jax
@@ -105,12 +106,22 @@ def _interpolate_meg(rec: Recording, data: np.ndarray, meg: np.ndarray, bad: np.
     )
 
 
+def _begin(progress: Callable[[str], None] | None, step: str) -> float:
+    if progress is not None:
+        progress(step)
+    return time.perf_counter()
+
+
 def _timed(log: JobLog, name: str, start: float) -> None:
     log.seconds[name] = log.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
-def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.Array | None = None) -> tuple[Recording, JobLog]:
+def preprocess_recording(
+    rec: Recording, config: PreprocessConfig, *, key: jax.Array | None = None, progress: Callable[[str], None] | None = None
+) -> tuple[Recording, JobLog]:
     """Run the default chain on ``rec``; return the cleaned recording and a log.
+
+    ``progress`` is called with each step's name as it starts (the CLI prints it).
 
     Raises:
         ValueError: nothing to clean, a step needs something the recording lacks (e.g. ICA
@@ -124,7 +135,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
     if data_idx.size == 0:
         raise ValueError(f"no EEG or MEG channels to clean (channel types: {sorted(set(rec.ch_types))})")
 
-    start = time.perf_counter()
+    start = _begin(progress, "filter")
     filt_idx = _indices(rec, FILTERED_TYPES)
     stages = filter_stages(sfreq, config.filter.highpass, config.filter.lowpass, config.filter.line_freq)
     if stages:
@@ -133,7 +144,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
 
     bads = set(rec.bads)
     if config.bad_channels.detect:
-        start = time.perf_counter()
+        start = _begin(progress, "detect")
         types = tuple(rec.ch_types[i] for i in data_idx)
         found = find_bad_channels(jnp.asarray(data[data_idx]), sfreq, ch_types=types)
         bads |= {rec.ch_names[data_idx[i]] for i in np.flatnonzero(np.asarray(found.mask))}
@@ -142,7 +153,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
         log.bads[ch_type] = [rec.ch_names[i] for i in _indices(rec, (ch_type,)) if rec.ch_names[i] in bads]
 
     if config.bad_channels.interpolate and bads:
-        start = time.perf_counter()
+        start = _begin(progress, "interpolate")
         eeg = _indices(rec, ("eeg",))
         eeg_bad = np.array([rec.ch_names[i] in bads for i in eeg])
         if eeg_bad.any():
@@ -168,7 +179,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
             idx = _indices(rec, (ch_type,))
             if idx.size < 2:
                 continue
-            start = time.perf_counter()
+            start = _begin(progress, f"asr {ch_type}")
             before = data[idx].copy()
             # Units: ASR's statistics are relative, but microvolt/femtotesla scales keep float32 tidy.
             scale = float(np.median(np.std(before, axis=1))) or 1.0
@@ -182,7 +193,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
             _timed(log, f"asr {ch_type}", start)
 
     if config.ica.enabled:
-        start = time.perf_counter()
+        start = _begin(progress, "ica")
         eeg = _indices(rec, ("eeg",))
         refs = list(config.ica.eog) or [rec.ch_names[i] for i in _indices(rec, ("eog",))]
         missing = [r for r in refs if r not in rec.ch_names]
@@ -204,7 +215,7 @@ def preprocess_recording(rec: Recording, config: PreprocessConfig, *, key: jax.A
 
     out = replace(rec, data=data, bads=tuple(sorted(bads - set(log.interpolated))))
     if config.resample.sfreq is not None and not np.isclose(config.resample.sfreq, sfreq):
-        start = time.perf_counter()
+        start = _begin(progress, "resample")
         out = _resample(out, config.resample.sfreq)
         _timed(log, "resample", start)
     return out, log
