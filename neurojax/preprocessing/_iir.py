@@ -153,22 +153,16 @@ def block_operators(sos, block_len: int, dtype):
 def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN):
     """Filter rows of ``x`` ``(n, n_times)`` from states ``s0`` ``(n, M)``; returns ``(y, s_final)``."""
     n, n_times = x.shape
-    obs, toep, rmat, a_pow, a = block_operators(sos, block_len, x.dtype)
+    ops = block_operators(sos, block_len, x.dtype)
+    rmat, a = ops[2], ops[4]
     n_blocks = -(-n_times // block_len)
     pad = n_blocks * block_len - n_times
     xb = jnp.pad(x, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
-    u = jnp.einsum("nbl,ml->bnm", xb, rmat)
-
-    def step(s, ub):
-        return s @ a_pow.T + ub, s
-
-    s_end, states = jax.lax.scan(step, s0, u)
-    y = jnp.einsum("bnm,lm->nbl", states, obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
+    y, states, s_end = _blocks_forward(xb, s0, ops)
     y = y.reshape(n, n_blocks * block_len)[:, :n_times]
     if pad:
         rem = block_len - pad
-        s_last = states[-1]
-        s_end = s_last @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
+        s_end = states[-1] @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
     return y, s_end
 
 
@@ -185,3 +179,55 @@ def sosfilt_block(sos, x, zi=None, block_len: int = DEFAULT_BLOCK_LEN):
     y, s_end = ssm_block_filter(sos, x2, s0, block_len)
     zf = jnp.moveaxis(s_end.reshape((*batch, n_sections, 2)), -2, 0)
     return y.reshape(x.shape), zf
+
+
+def _blocks_forward(xb, s0, ops):
+    """Causal pass over blocks ``xb (n, nb, L)`` from state ``s0``: ``(Y (n, nb, L), S (nb, n, M), s_end)``."""
+    obs, toep, rmat, a_pow, _ = ops
+    # plain GEMMs in (channel, block, offset) layout; only the small state tensors transpose
+    u = jnp.swapaxes(jnp.einsum("nbl,ml->nbm", xb, rmat), 0, 1)
+
+    def step(s, ub):
+        return s @ a_pow.T + ub, s
+
+    s_end, states = jax.lax.scan(step, s0, u)
+    y = jnp.einsum("nbm,lm->nbl", jnp.swapaxes(states, 0, 1), obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
+    return y, states, s_end
+
+
+def _blocks_backward(xb, s0, ops):
+    """Anti-causal pass: ``flip(filter(flip(x)))`` over blocks without materialising flips.
+
+    The reversed signal's block b' is block ``nb-1-b'`` of ``xb`` read backwards, so every
+    operator is applied with its time index reversed and the block recursion runs in
+    reverse order (``lax.scan(reverse=True)``). ``s0`` is the state at the end of ``x``.
+    """
+    obs, toep, rmat, a_pow, _ = ops
+    u = jnp.swapaxes(jnp.einsum("nbl,ml->nbm", xb, rmat[:, ::-1]), 0, 1)
+
+    def step(s, ub):
+        return s @ a_pow.T + ub, s
+
+    _, states = jax.lax.scan(step, s0, u, reverse=True)
+    states = jnp.swapaxes(states, 0, 1)
+    return jnp.einsum("nbm,lm->nbl", states, obs[::-1]) + jnp.einsum("nbk,lk->nbl", xb, toep[::-1, ::-1])
+
+
+def block_filtfilt(sos, ext, zi_vec, block_len: int = DEFAULT_BLOCK_LEN):
+    """Forward-backward filtering of rows ``ext (n, T)`` with SciPy's ``sosfiltfilt`` edge states.
+
+    Forward from ``zi_vec * ext[:, 0]``, backward from ``zi_vec * y[:, -1]`` (no padding here:
+    ``ext`` is already extended). Zero blocks are appended after the signal for the forward
+    pass and prepended for the backward pass, where they cannot influence the real samples.
+    """
+    n, n_times = ext.shape
+    ops = block_operators(sos, block_len, ext.dtype)
+    n_blocks = -(-n_times // block_len)
+    pad = n_blocks * block_len - n_times
+    xb = jnp.pad(ext, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
+    y1, _, _ = _blocks_forward(xb, zi_vec[None, :] * ext[:, :1], ops)
+    y1 = y1.reshape(n, n_blocks * block_len)
+    last = y1[:, n_times - 1 : n_times]
+    yb = jnp.pad(y1[:, :n_times], ((0, 0), (pad, 0))).reshape(n, n_blocks, block_len)
+    y2 = _blocks_backward(yb, zi_vec[None, :] * last, ops)
+    return y2.reshape(n, n_blocks * block_len)[:, pad:]

@@ -37,7 +37,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._design import butter_sos_array, normalize_btype, notch_sos_array, ringing_samples
-from ._iir import DEFAULT_BLOCK_LEN, ssm_block_filter, sosfilt_scan
+from ._iir import DEFAULT_BLOCK_LEN, block_filtfilt, ssm_block_filter, sosfilt_scan
 from ._validate import as_float_array, check_finite, check_sfreq, is_traced
 
 __all__ = [
@@ -165,6 +165,8 @@ def _forward_backward(sos, ext2: jax.Array, method: str, block_len: int) -> jax.
         zi = sosfilt_zi(sos).astype(ext2.dtype).reshape(-1)
     else:  # concrete: steady state in float64 on the host (as SciPy), then cast
         zi = jnp.asarray(_sosfilt_zi_np(np.asarray(sos, np.float64)).reshape(-1), ext2.dtype)
+    if method == "block":
+        return block_filtfilt(sos, ext2, zi, block_len)
     y, _ = _run(sos, ext2, zi[None, :] * ext2[:, :1], method, block_len)
     y = y[:, ::-1]
     y, _ = _run(sos, y, zi[None, :] * y[:, :1], method, block_len)
