@@ -124,7 +124,8 @@ def test_sosfilt_matches_scipy(x64, signal64, method):
     routes those designs to the scan, so only the forced case gets a 1e-8 tolerance.
     """
     rng = np.random.default_rng(2)
-    for order, f, btype in DESIGNS:
+    # every design through 'auto'; the forced backends on a subset (compile time)
+    for order, f, btype in DESIGNS if method == "auto" else DESIGNS[:2] + DESIGNS[4:5]:
         sos = _sos(order, f, btype)
         near_one = F._max_pole_radius_sections(sos[:, 3:]) > 0.999
         tol = 1e-8 if (method == "block" and near_one) else 1e-9
@@ -249,7 +250,7 @@ def test_real_recordings_match_mne(x64, shared_data_dir):
 def test_float32_error_within_twice_scipy_float32():
     """F7: float32 result vs the float64 reference within 2x SciPy's own float32 error; finite."""
     rng = np.random.default_rng(4)
-    n = 20000
+    n = 12000
     t = np.arange(n) / FS
     x = rng.standard_normal((2, n)) + 3.0 + 2.0 * np.sin(2 * np.pi * 0.05 * t)
     x32 = x.astype(np.float32)
