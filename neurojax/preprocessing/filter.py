@@ -487,6 +487,7 @@ def butter_sos(
     btype: str = "lowpass",
     *,
     dtype: Any = None,
+    host: bool = False,
 ) -> Float[Array, "n_sections 6"]:
     """Butterworth filter as second-order sections (``scipy.signal.butter(..., output='sos')``).
 
@@ -498,6 +499,8 @@ def butter_sos(
         sfreq: sampling rate in Hz (static).
         btype: 'lowpass' | 'highpass' | 'bandpass' | 'bandstop' (SciPy's short names work).
         dtype: output dtype (default JAX's default float).
+        host: return a NumPy float64 array instead (concrete cutoff only), independent of
+            ``jax_enable_x64``.
 
     Returns:
         ``(n_sections, 6)`` sections. The transfer function equals SciPy's (the section order
@@ -534,7 +537,19 @@ def butter_sos(
         if n_expected == 2 and values[0] >= values[1]:
             raise ValueError(f"{btype} needs low < high, got {values.tolist()} Hz")
         wn = values / nyq if n_expected == 2 else values[0] / nyq
-    return butter_sos_array(int(order), wn, btype, dtype)
+    if host:
+        if is_traced(wn):
+            raise TypeError("a host (NumPy) design needs a concrete cutoff")
+        return butter_sos_array(int(order), wn, btype, host=True)
+    sos = butter_sos_array(int(order), wn, btype, dtype)
+    if not is_traced(wn) and jnp.dtype(sos.dtype) == jnp.float32 and np.min(np.atleast_1d(wn)) / 2.0 < 1e-3:
+        warnings.warn(
+            f"float32 design with cutoff/sfreq = {np.min(np.atleast_1d(wn)) / 2.0:.1e} < 1e-3: poles lie within ~1e-3 of z = 1 "
+            "and float32 filtering errors reach ~1% of the peak (as in SciPy); enable jax_enable_x64 for accuracy",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return sos
 
 
 def notch_sos(
@@ -546,6 +561,7 @@ def notch_sos(
     trans_bandwidth: float = 1.0,
     order: int = 4,
     dtype: Any = None,
+    host: bool = False,
 ) -> Float[Array, "n_sections 6"]:
     """Butterworth band-stop cascade removing line noise, MNE's IIR notch design.
 
@@ -580,7 +596,7 @@ def notch_sos(
     lo, hi = all_f - widths / 2, all_f + widths / 2
     if np.any(lo <= 0) or np.any(hi >= nyq):
         raise ValueError(f"notch bands {np.c_[lo, hi].tolist()} Hz must lie inside (0, {nyq:g}) Hz; narrow them or drop harmonics")
-    return notch_sos_array(all_f, sfreq, widths, order, dtype)
+    return notch_sos_array(all_f, sfreq, widths, order, dtype, host=host)
 
 
 # --------------------------------------------------------------------------------------------
@@ -653,10 +669,10 @@ def iir_filter(
         raise ValueError(f"phase must be 'zero', 'zero-double' or 'forward', got {phase!r}")
     x = _prep_data(data)
     btype, cutoff = _band(l_freq, h_freq)
-    sos = butter_sos(order, cutoff, sfreq, btype, dtype=jnp.float64 if x.dtype == jnp.float64 else None)
+    sos = butter_sos(order, cutoff, sfreq, btype, host=True)  # float64 on the host, cast at use
     if padlen is None:
         padlen = mne_padlen(sos)
-    return _apply_mne(sos.astype(x.dtype), x, padlen, phase, method, block_len)
+    return _apply_mne(sos, x, padlen, phase, method, block_len)
 
 
 def notch_filter(
@@ -678,10 +694,11 @@ def notch_filter(
     whole cascade by default). With one frequency and ``n_harmonics=0`` this equals MNE.
     """
     x = _prep_data(data)
-    sos = notch_sos(freqs, sfreq, n_harmonics=n_harmonics, notch_widths=notch_widths, trans_bandwidth=trans_bandwidth, order=order)
+    sos = notch_sos(freqs, sfreq, n_harmonics=n_harmonics, notch_widths=notch_widths, trans_bandwidth=trans_bandwidth,
+                    order=order, host=True)
     if padlen is None:
         padlen = mne_padlen(sos)
-    return _apply_mne(sos.astype(x.dtype), x, padlen, phase, method, DEFAULT_BLOCK_LEN)
+    return _apply_mne(sos, x, padlen, phase, method, DEFAULT_BLOCK_LEN)
 
 
 # --------------------------------------------------------------------------------------------
@@ -742,7 +759,7 @@ class IIRFilter(eqx.Module):
         self.zero_phase = bool(zero_phase)
         self.padding = padding
         self.method = method
-        sos0 = butter_sos(self.order, cutoff, self.sfreq, self.btype)  # validates cutoff eagerly
+        sos0 = butter_sos(self.order, cutoff, self.sfreq, self.btype, host=True)  # validates cutoff eagerly
         if padlen is None and self.zero_phase:
             padlen = mne_padlen(sos0) if padding == "mne" else (0 if padding is None else sos_padlen(sos0))
         self.padlen = None if padlen is None else int(padlen)
