@@ -444,3 +444,22 @@ def test_iirfilter_cutoff_gradient(x64, signal64):
     fd = [(loss(eqx.tree_at(lambda m: m.cutoff, layer, layer.cutoff.at[i].add(h)))
            - loss(eqx.tree_at(lambda m: m.cutoff, layer, layer.cutoff.at[i].add(-h)))) / (2 * h) for i in range(2)]
     np.testing.assert_allclose(np.asarray(g), np.asarray(fd), rtol=0, atol=1e-6 * np.max(np.abs(fd)))
+
+
+def test_float32_balanced_block_beats_scipy_float32():
+    """Float32 block filter with float64-built operators in a balanced state basis.
+
+    With float64 coefficients and float32 data the error vs the float64 reference is at least
+    10x below SciPy's float32 ``sosfilt`` error (measured ~1e-6 vs 3e-4..3e-3 of the peak).
+    """
+    rng = np.random.default_rng(10)
+    n = 12000
+    x = (rng.standard_normal((2, n)) + np.linspace(0, 3, n)).astype(np.float32)
+    for order, f, btype in DESIGNS[:4]:
+        sos = _sos(order, f, btype)
+        assert F._resolve_method("auto", jnp.float32, sos) == "block"
+        ref = ss.sosfilt(sos, x.astype(np.float64))
+        scipy_err = np.max(np.abs(ss.sosfilt(sos.astype(np.float32), x) - ref))
+        y = np.asarray(F.sosfilt(sos, jnp.asarray(x)))
+        assert y.dtype == np.float32
+        assert np.max(np.abs(y - ref)) <= 0.1 * scipy_err, (order, f, btype)
