@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import equinox as eqx
 import jax
@@ -747,6 +747,8 @@ class IIRFilter(eqx.Module):
     padding: str | None = eqx.field(static=True, default="mne")
     padlen: int | None = eqx.field(static=True, default=None)
     method: str = eqx.field(static=True, default="auto")
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ("cutoff",)
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -335,6 +335,19 @@ class Resampler(eqx.Module):
     achieved_sfreq: float = eqx.field(static=True)
     method: str = eqx.field(static=True)
     padtype: str = eqx.field(static=True)
+
+    # Pipeline.trainable_filter exposes only these fields to an optimiser.
+    trainable_fields: ClassVar[tuple[str, ...]] = ()  # the anti-alias design is fixed
+
+    @property
+    def sfreq(self) -> float:
+        """Input rate (the :class:`~neurojax.preprocessing.pipeline.Pipeline` stage protocol)."""
+        return self.sfreq_in
+
+    @property
+    def target_sfreq(self) -> float:
+        """Exact output rate ``sfreq_in * up / down``; what downstream stages receive."""
+        return self.achieved_sfreq
 
     def __init__(self, sfreq_in: float, sfreq_out: float, *, method: str = "polyphase", padtype: str = "constant",
                  window: Any = ("kaiser", 5.0), max_den: int = 10000, rate_rtol: float = 1e-6):

@@ -1,0 +1,135 @@
+"""ASR calibration numerics (clean_rawdata 2.11 ``asr_calibrate``), in JAX.
+
+Pipeline, for calibration data ``X`` (channels x samples, zero-mean):
+
+1. spectral shaping filter (``_yulewalk``) from zero state; its final state seeds processing;
+2. covariances ``U_k = X_k X_k^T / b`` of consecutive blocks of ``b = 10`` filtered samples (the last
+   block completed by repeating the last sample);
+3. geometric median of the ``U_k`` (Weiszfeld iteration, relative stopping rule, so the result
+   does not depend on the data's units), the robust covariance ``Sigma``;
+4. ``Sigma = V diag(lam) V^T``; ``M = sqrtm(Sigma) = V diag(sqrt(lam)) V^T``;
+5. RMS of each component ``V^T x`` in 0.5-s windows overlapping by 66 %, and a robust fit
+   (``fit_eeg_distribution``) giving ``mu_c`` and ``sigma_c``; thresholds ``tau = mu + cutoff sigma``.
+
+Everything here is statistics of the calibration data; the caller keeps the results as constants.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._iir import sosfilt_scan
+from ._linalg import symmetrize
+from ._yulewalk import round_half_away
+
+__all__ = [
+    "shape_signal",
+    "block_covariances_packed",
+    "unpack_symmetric",
+    "geometric_median",
+    "rms_window_starts",
+    "window_rms",
+]
+
+
+def shape_signal(sos: Array | None, x: Float[Array, "C S"], zi: Array | None = None) -> tuple[Array, Array | None]:
+    """Run the shaping filter (``sos`` may be ``None``: identity, used without a sampling rate)."""
+    if sos is None:
+        return x, zi
+    y, zf = sosfilt_scan(sos, x, zi)
+    return y, zf
+
+
+def _packing(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    iu, ju = np.triu_indices(n)
+    weight = np.where(iu == ju, 1.0, np.sqrt(2.0))
+    return iu, ju, weight
+
+
+def block_covariances_packed(x: Float[Array, "C S"], blocksize: int = 10, batch_size: int = 512) -> Float[Array, "K D"]:
+    """Covariances of consecutive ``blocksize``-sample blocks, upper triangles packed as vectors.
+
+    Off-diagonal entries are scaled by ``sqrt(2)`` so that the Euclidean distance between packed
+    vectors equals the Frobenius distance between the matrices (what the geometric median uses).
+    The last block is completed by repeating the last sample (``ceil(S / b)`` blocks).
+    """
+    c, s = x.shape
+    k = -(-s // blocksize)
+    idx = np.minimum(np.arange(k * blocksize), s - 1).reshape(k, blocksize)
+    iu, ju, weight = _packing(c)
+    w = jnp.asarray(weight, x.dtype)
+
+    def one(block_idx):
+        xb = x[:, block_idx]  # (C, b)
+        cov = xb @ xb.T / blocksize
+        return cov[iu, ju] * w
+
+    return jax.lax.map(one, jnp.asarray(idx), batch_size=min(batch_size, k))
+
+
+def unpack_symmetric(v: Float[Array, " D"], n: int) -> Float[Array, "n n"]:
+    """Inverse of the packing in :func:`block_covariances_packed`."""
+    iu, ju, weight = _packing(n)
+    vals = v / jnp.asarray(weight, v.dtype)
+    m = jnp.zeros((n, n), v.dtype).at[iu, ju].set(vals)
+    return symmetrize(m + m.T - jnp.diag(jnp.diag(m)))
+
+
+def geometric_median(points: Float[Array, "K D"], tol: float = 1e-5, max_iter: int = 500) -> Float[Array, " D"]:
+    """Geometric median by Weiszfeld's iteration from the coordinate-wise median.
+
+    Stops when ``||y_new - y|| / ||y_new|| < tol`` (relative, hence unit-free) or after ``max_iter``
+    iterations. Points that coincide with the current estimate get weight 0 instead of an infinite
+    one (Vardi & Zhang, 2000), so duplicated blocks (e.g. flat segments) cannot produce NaN.
+    """
+    y0 = jnp.median(points, axis=0)
+
+    def cond(carry):
+        i, _, done = carry
+        return (i < max_iter) & ~done
+
+    def body(carry):
+        i, y, _ = carry
+        dist = jnp.sqrt(jnp.sum((points - y) ** 2, axis=1))
+        w = jnp.where(dist > 0, 1.0 / jnp.where(dist > 0, dist, 1.0), 0.0)
+        total = jnp.sum(w)
+        y_new = jnp.where(total > 0, (w @ points) / jnp.where(total > 0, total, 1.0), y)
+        done = jnp.linalg.norm(y_new - y) <= tol * jnp.linalg.norm(y_new)
+        return i + 1, y_new, done
+
+    _, y, _ = jax.lax.while_loop(cond, body, (jnp.asarray(0), y0, jnp.asarray(False)))
+    return y
+
+
+def rms_window_starts(n_samples: int, window: int, overlap: float = 0.66) -> np.ndarray:
+    """0-based starts of the RMS windows, as MATLAB's ``round(1 : N*(1-overlap) : S-N) - 1``.
+
+    The step is not rounded, each start is (half away from zero), so at 250 Hz the starts are
+    1, 43, 86, 128, ... (1-based).
+    """
+    step = window * (1 - overlap)
+    last = n_samples - window
+    if last < 1:
+        return np.zeros(0, dtype=int)
+    count = int(np.floor((last - 1) / step + 1e-10)) + 1
+    starts = 1 + step * np.arange(count)
+    return round_half_away(starts).astype(int) - 1
+
+
+def window_rms(y: Float[Array, "C S"], starts: np.ndarray, window: float, batch_size: int = 8) -> Float[Array, "C n_win"]:
+    """Root mean square of each row of ``y`` in windows ``[start, start + floor(window))``.
+
+    ``window`` is the divisor (clean_windows allows a non-integer window length; the samples taken
+    are ``0 .. ceil(window) - 1``, MATLAB's ``0:N-1``).
+    """
+    n_take = int(np.floor(window - 1)) + 1
+    idx = jnp.asarray(np.asarray(starts)[:, None] + np.arange(n_take)[None, :])
+
+    def one(row):
+        sq = row**2
+        return jnp.sqrt(jnp.sum(sq[idx], axis=1) / window)
+
+    return jax.lax.map(one, y, batch_size=min(batch_size, y.shape[0]))

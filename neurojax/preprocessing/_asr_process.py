@@ -1,0 +1,186 @@
+"""ASR processing numerics (clean_rawdata 2.11 ``asr_process``), batched over update points.
+
+Once the statistics signal (the shaped data) is known, every update point is independent:
+
+* the covariance at update point ``n`` averages the outer products of the last ``N`` shaped
+  samples (``N - 1`` samples of history from earlier calls, zeros at the very start);
+* ``Sigma_n = U diag(lam) U^T`` (ascending); component ``i`` is kept iff ``lam_i < ||T u_i||^2``
+  or it is among the ``C - maxdims - 1`` weakest (so at most ``maxdims + 1`` are removed, as in the
+  reference);
+* reconstruction ``R = Sigma U_K (U_K^T Sigma U_K)^{-1} U_K^T`` with ``Sigma = M^2`` the calibration
+  covariance (the conditional mean of the rejected components given the kept ones; equal to the
+  reference's ``M pinv(K U^T M) U^T``), written with a diagonal weight ``w`` so it has a fixed shape::
+
+      R(w) = Sigma U (diag(w) G + diag(g) (I - diag(w)))^{-1} diag(w) U^T,  G = U^T Sigma U, g = diag(G)
+
+  which is the hard reconstruction for ``w`` in {0, 1} and the smooth (Bayesian) relaxation of the
+  spec for ``0 < w < 1``;
+* samples between two update points are blended with raised-cosine weights between the previous
+  and the new ``R`` and copied bit-exactly when both are the identity.
+
+So the eigendecompositions are one batched ``eigh`` and the blending two batched matmuls; memory is
+linear in the duration (one ``N``-sample window per update point is gathered in batches).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._linalg import symmetrize
+
+__all__ = ["update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "blend"]
+
+
+def update_points(length: int, stepsize: int, phase: int = 0, first: bool = True, final: bool = True) -> np.ndarray:
+    """1-based update positions within a processed range of ``length`` samples.
+
+    Positions are the multiples of ``stepsize`` counted from the start of the recording (``phase``
+    samples of this grid were consumed by earlier calls), plus ``length`` itself when ``final``
+    (the end of the recording, as in the reference), plus position 1 on the very first call.
+    """
+    first_pt = stepsize - (phase % stepsize)
+    pts = list(range(first_pt, length + 1, stepsize))
+    if final and (not pts or pts[-1] != length):
+        pts.append(length)
+    if first and (not pts or pts[0] != 1):
+        pts.insert(0, 1)
+    return np.asarray(pts, dtype=int)
+
+
+def blend_layout(points: np.ndarray, start: int = 0):
+    """Host-side index tables for blending work positions ``start+1 .. points[-1]`` (1-based).
+
+    Returns ``(gather, weight, scatter)``: ``gather`` (n_upd, k_max) 0-based positions of the
+    samples of each interval (padded with ``points[-1]``, a dummy column), ``weight`` the
+    raised-cosine weights ``(1 - cos(pi j / k)) / 2`` (j = 1..k; the last one exactly 1), and
+    ``scatter`` mapping each processed position back to its flat slot in ``gather``.
+    """
+    prev = np.concatenate([[start], points[:-1]])
+    lengths = points - prev
+    k_max = int(lengths.max())
+    n_upd = len(points)
+    end = int(points[-1])
+    gather = np.full((n_upd, k_max), end, dtype=int)
+    weight = np.zeros((n_upd, k_max))
+    scatter = np.zeros(end - start, dtype=int)
+    for j, (p0, k) in enumerate(zip(prev, lengths)):
+        gather[j, :k] = np.arange(p0, p0 + k)
+        weight[j, :k] = (1 - np.cos(np.pi * np.arange(1, k + 1) / k)) / 2
+        scatter[p0 - start : p0 - start + k] = j * k_max + np.arange(k)
+    return gather, weight, scatter
+
+
+def window_covariances(xf_pad: Float[Array, "C T"], ends, n_win: int, batch_size: int = 64) -> Float[Array, "n C C"]:
+    """``W W^T / N`` for the ``N``-sample window ending at each 0-based index in ``ends``."""
+    starts = jnp.asarray(ends) - n_win + 1
+
+    def one(s):
+        w = jax.lax.dynamic_slice_in_dim(xf_pad, s, n_win, axis=1)
+        return w @ w.T / n_win
+
+    return jax.lax.map(one, starts, batch_size=min(batch_size, len(ends)))
+
+
+@jax.custom_jvp
+def eigh_safe(a: Float[Array, "... n n"]) -> tuple[Array, Array]:
+    """``eigh`` whose eigenvector derivative is finite at (near-)repeated eigenvalues.
+
+    The JVP replaces ``1 / (lam_j - lam_i)`` by ``d / (d^2 + eps^2)``, ``eps`` = 1e-6 x the mean
+    eigenvalue magnitude; identical to the exact derivative for well-separated eigenvalues.
+    """
+    lam, u = jnp.linalg.eigh(symmetrize(a))
+    return lam, u
+
+
+@eigh_safe.defjvp
+def _eigh_safe_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    lam, u = jnp.linalg.eigh(symmetrize(a))
+    ut = jnp.swapaxes(u, -1, -2)
+    dm = ut @ symmetrize(da) @ u
+    gap = lam[..., None, :] - lam[..., :, None]  # lam_j - lam_i
+    eps = 1e-6 * jnp.mean(jnp.abs(lam), axis=-1)[..., None, None] + jnp.finfo(lam.dtype).tiny
+    f = gap / (gap**2 + eps**2)
+    f = f * (1 - jnp.eye(lam.shape[-1], dtype=lam.dtype))
+    dlam = jnp.diagonal(dm, axis1=-2, axis2=-1)
+    du = u @ (f * dm)
+    return (lam, u), (dlam, du)
+
+
+def reconstruction(
+    covs: Float[Array, "n C C"],
+    v: Float[Array, "C C"],
+    stdevs: Float[Array, " C"],
+    tau: Float[Array, " C"],
+    maxdims: int,
+    mode: str = "hard",
+    temperature: float = 0.1,
+) -> tuple[Array, Array]:
+    """Reconstruction matrices ``(n, C, C)`` and ``trivial`` flags ``(n,)`` at each update point.
+
+    ``mode="hard"``: exact keep/reject decisions; the gradient flows through a sigmoid surrogate of
+    the decision (straight-through), ``w_i = sigmoid((log theta_i - log lam_i) / temperature)``.
+    ``mode="smooth"``: the decisions are replaced by ``w_i`` in the forward pass too.
+    """
+    c = v.shape[0]
+    lam, u = eigh_safe(covs)  # ascending
+    t_mat = tau[:, None] * v.T  # T = diag(tau) V^T
+    theta = jnp.sum((t_mat @ u) ** 2, axis=-2)  # ||T u_i||^2
+    protected = (np.arange(c) + 1) < (c - maxdims)
+    keep = (lam < theta) | protected
+    tiny = jnp.finfo(lam.dtype).tiny
+    if mode == "hard":
+        # The surrogate only carries the cutoff's influence: with U and lam detached, the data
+        # gradient is the exact (piecewise) derivative of the hard forward pass.
+        lam_s = jax.lax.stop_gradient(lam)
+        theta_s = jnp.sum((t_mat @ jax.lax.stop_gradient(u)) ** 2, axis=-2)
+    else:
+        lam_s, theta_s = lam, theta
+    soft = jax.nn.sigmoid((jnp.log(jnp.maximum(theta_s, tiny)) - jnp.log(jnp.maximum(lam_s, tiny))) / temperature)
+    soft = jnp.where(protected, 1.0, soft)
+    hard = keep.astype(lam.dtype)
+    w = hard + soft - jax.lax.stop_gradient(soft) if mode == "hard" else soft
+    sigma = (v * stdevs**2) @ v.T
+    su = sigma @ u  # (n, C, C)
+    g = jnp.swapaxes(u, -1, -2) @ su
+    gd = jnp.diagonal(g, axis1=-2, axis2=-1)
+    a = w[..., :, None] * g + jnp.eye(c, dtype=g.dtype) * (gd * (1 - w))[..., None, :]
+    rhs = w[..., :, None] * jnp.swapaxes(u, -1, -2)
+    r = su @ jnp.linalg.solve(a, rhs)
+    if mode == "hard":
+        trivial = jnp.all(keep, axis=-1)
+        exact = jnp.where(trivial[..., None, None], jnp.eye(c, dtype=r.dtype), r)
+        r = r - jax.lax.stop_gradient(r) + jax.lax.stop_gradient(exact)
+    else:
+        trivial = jnp.zeros(lam.shape[:-1], dtype=bool)
+    return r, trivial
+
+
+def blend(
+    y: Float[Array, "C L"],
+    r: Float[Array, "n C C"],
+    trivial: Array,
+    r_prev: Float[Array, "C C"],
+    prev_trivial: Array,
+    gather: np.ndarray,
+    weight: np.ndarray,
+    scatter: np.ndarray,
+) -> Float[Array, "C m"]:
+    """Raised-cosine blend of ``y`` between consecutive reconstructions (see :func:`blend_layout`).
+
+    ``y`` must hold at least ``gather.max() + 1`` columns (the dummy padding column included);
+    returns the processed positions ``start .. points[-1] - 1`` (0-based) in order.
+    """
+    r_before = jnp.concatenate([r_prev[None], r[:-1]], axis=0)
+    t_before = jnp.concatenate([jnp.asarray(prev_trivial)[None], trivial[:-1]], axis=0)
+    yb = jnp.moveaxis(y[:, gather], 0, 1)  # (n, C, k)
+    beta = jnp.asarray(weight, y.dtype)[:, None, :]
+    out = beta * (r @ yb) + (1 - beta) * (r_before @ yb)
+    out = jnp.where((trivial & t_before)[:, None, None], yb, out)
+    flat = jnp.moveaxis(out, 1, 0).reshape(y.shape[0], -1)
+    return flat[:, scatter]
