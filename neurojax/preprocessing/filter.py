@@ -770,9 +770,16 @@ class IIRFilter(eqx.Module):
         self.zero_phase = bool(zero_phase)
         self.padding = padding
         self.method = method
-        sos0 = butter_sos(self.order, cutoff, self.sfreq, self.btype, host=True)  # validates cutoff eagerly
-        if padlen is None and self.zero_phase:
-            padlen = mne_padlen(sos0) if padding == "mne" else (0 if padding is None else sos_padlen(sos0))
+        if is_traced(cutoff):  # built inside a transformation: range checked in __call__ at run time
+            if padlen is None and self.zero_phase and padding is not None:
+                raise ValueError(
+                    "IIRFilter built from a traced cutoff needs an explicit padlen (the default is computed from a "
+                    "concrete design); pass padlen=IIRFilter(<initial cutoff>, ...).padlen"
+                )
+        else:
+            sos0 = butter_sos(self.order, cutoff, self.sfreq, self.btype, host=True)  # validates cutoff eagerly
+            if padlen is None and self.zero_phase:
+                padlen = mne_padlen(sos0) if padding == "mne" else (0 if padding is None else sos_padlen(sos0))
         self.padlen = None if padlen is None else int(padlen)
         self.cutoff = jnp.asarray(cutoff, dtype=jnp.result_type(float))
 
