@@ -30,7 +30,6 @@ DF-II-T block operators would lose accuracy near ``z = 1``).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import equinox as eqx
@@ -40,8 +39,19 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._design import butter_sos_array, normalize_btype, notch_sos_array, ringing_samples
-from ._iir import DEFAULT_BLOCK_LEN, balanced_basis_available, block_filtfilt, ssm_block_filter, sosfilt_scan
-from ._validate import as_float_array, check_finite, check_sfreq, is_traced
+from ._iir import DEFAULT_BLOCK_LEN
+from ._lfilter import ba_to_sos_host, biquad_row, fir_direct, fir_with_state, lfilter_zi_to_sections
+from ._padding import extend_edges, odd_extension
+from ._sos_engine import (
+    check_sos,
+    forward_backward,
+    max_pole_radius as max_pole_radius,  # re-exported: used by tests and benchmarks
+    prepare_data,
+    resolve_method,
+    run_sections,
+    sosfilt_zi as sosfilt_zi,  # public, documented with the SciPy-compatible functions
+)
+from ._validate import check_sfreq, is_traced
 
 __all__ = [
     "filter_data",
@@ -62,158 +72,8 @@ _PADTYPES = ("odd", "even", "constant", None)
 
 
 # --------------------------------------------------------------------------------------------
-# Internal helpers
-# --------------------------------------------------------------------------------------------
-
-
-def _check_sos(sos: Any, dtype) -> jax.Array:
-    if is_traced(sos):
-        sos = jnp.asarray(sos, dtype)
-    else:
-        sos_np = np.asarray(sos, dtype=np.float64)
-        if sos_np.ndim != 2 or sos_np.shape[1] != 6 or sos_np.shape[0] < 1:
-            raise ValueError(f"sos must have shape (n_sections, 6), got {sos_np.shape}")
-        if not np.all(np.isfinite(sos_np)):
-            raise ValueError("sos contains NaN or Inf coefficients")
-        if np.any(sos_np[:, 3] == 0):
-            raise ValueError("sos rows must have a0 != 0 (column 3); got a zero leading denominator coefficient")
-        a = sos_np[:, 3:] / sos_np[:, 3:4]
-        radius = _max_pole_radius_sections(a)
-        if radius >= 1.0:
-            raise ValueError(
-                f"unstable sections: a pole has radius {radius:.6g} >= 1. Design the filter with "
-                "butter_sos(...) or scipy.signal.butter(..., output='sos')"
-            )
-        # keep concrete coefficients in float64 on the host: the block operators and the
-        # steady-state zi are built from them in float64 and only then cast to ``dtype``
-        sos = sos_np
-    return sos
-
-
-def _max_pole_radius_sections(a: np.ndarray) -> float:
-    """Largest |root| of the rows ``[1, a1, a2]`` (closed form, host side)."""
-    a1, a2 = a[:, 1], a[:, 2]
-    disc = a1.astype(complex) ** 2 - 4 * a2
-    r1 = np.abs((-a1 + np.sqrt(disc)) / 2)
-    r2 = np.abs((-a1 - np.sqrt(disc)) / 2)
-    return float(np.max(np.maximum(r1, r2)))
-
-
-def _resolve_method(method: str, dtype, sos: Any = None) -> str:
-    """'auto': block in float64 unless a (concrete) pole lies within 1e-3 of the unit circle.
-
-    The block recursion amplifies rounding by the non-normality of the sections' state matrix,
-    which grows as poles approach ``z = 1``; the per-sample scan keeps SciPy's accuracy there.
-    """
-    if method not in ("auto", "block", "scan"):
-        raise ValueError(f"method must be 'auto', 'block' or 'scan', got {method!r}")
-    if method == "auto":
-        if jnp.dtype(dtype) != jnp.float64:
-            # concrete sections in a balanced state basis: the block method is then more
-            # accurate than SciPy's float32 sosfilt; otherwise keep the scan
-            if sos is not None and not is_traced(sos) and balanced_basis_available(sos):
-                return "block"
-            return "scan"
-        if sos is not None and not is_traced(sos):
-            a = np.asarray(sos, np.float64)
-            if _max_pole_radius_sections(a[:, 3:] / a[:, 3:4]) > 0.999:
-                return "scan"
-        return "block"
-    return method
-
-
-def _run(sos, x2: jax.Array, s0: jax.Array, method: str, block_len: int):
-    """Filter rows ``x2 (n, T)`` from flat states ``s0 (n, 2K)``; returns ``(y, s_end)``."""
-    if method == "block":
-        return ssm_block_filter(sos, x2, s0, block_len)
-    n_sections = sos.shape[0]
-    zi = jnp.moveaxis(s0.reshape((x2.shape[0], n_sections, 2)), 1, 0)
-    y, zf = sosfilt_scan(sos.astype(x2.dtype), x2, zi)
-    return y, jnp.moveaxis(zf, 0, 1).reshape(s0.shape)
-
-
-def _prep_data(data: Any, name: str = "data") -> jax.Array:
-    x = as_float_array(data, name)
-    if x.ndim < 1:
-        raise ValueError(f"{name} must have at least one (time) axis; got a scalar")
-    if x.shape[-1] < 1:
-        raise ValueError(f"{name} has no samples along the last (time) axis")
-    return check_finite(x, name)
-
-
-def _odd_ext(x: jax.Array, n: int) -> jax.Array:
-    if n == 0:
-        return x
-    left = 2 * x[..., :1] - x[..., n:0:-1]
-    right = 2 * x[..., -1:] - x[..., -2 : -n - 2 : -1]
-    return jnp.concatenate([left, x, right], axis=-1)
-
-
-def _even_ext(x: jax.Array, n: int) -> jax.Array:
-    if n == 0:
-        return x
-    return jnp.concatenate([x[..., n:0:-1], x, x[..., -2 : -n - 2 : -1]], axis=-1)
-
-
-def _const_ext(x: jax.Array, n: int) -> jax.Array:
-    if n == 0:
-        return x
-    shape = x.shape[:-1] + (n,)
-    return jnp.concatenate([jnp.broadcast_to(x[..., :1], shape), x, jnp.broadcast_to(x[..., -1:], shape)], axis=-1)
-
-
-def _extend(x: jax.Array, padtype: str | None, n: int) -> jax.Array:
-    if padtype is None or n == 0:
-        return x
-    return {"odd": _odd_ext, "even": _even_ext, "constant": _const_ext}[padtype](x, n)
-
-
-def _forward_backward(sos, ext2: jax.Array, method: str, block_len: int) -> jax.Array:
-    """SciPy's ``sosfiltfilt`` core on already-extended rows ``(n, T)`` (``padlen = 0``)."""
-    if is_traced(sos):
-        zi = sosfilt_zi(sos).astype(ext2.dtype).reshape(-1)
-    else:  # concrete: steady state in float64 on the host (as SciPy), then cast
-        zi = jnp.asarray(_sosfilt_zi_np(np.asarray(sos, np.float64)).reshape(-1), ext2.dtype)
-    if method == "block":
-        return block_filtfilt(sos, ext2, zi, block_len)
-    y, _ = _run(sos, ext2, zi[None, :] * ext2[:, :1], method, block_len)
-    y = y[:, ::-1]
-    y, _ = _run(sos, y, zi[None, :] * y[:, :1], method, block_len)
-    return y[:, ::-1]
-
-
-# --------------------------------------------------------------------------------------------
 # SciPy-compatible functions
 # --------------------------------------------------------------------------------------------
-
-
-def _sosfilt_zi_np(sos: np.ndarray) -> np.ndarray:
-    sos = sos / sos[:, 3:4]
-    b0, b1, b2, a1, a2 = sos[:, 0], sos[:, 1], sos[:, 2], sos[:, 4], sos[:, 5]
-    g1, g2 = b1 - a1 * b0, b2 - a2 * b0
-    z0 = (g1 + g2) / (1 + a1 + a2)
-    z1 = g2 - a2 * z0
-    dc = (b0 + b1 + b2) / (1 + a1 + a2)
-    scale = np.concatenate([[1.0], np.cumprod(dc)[:-1]])
-    return np.stack([z0, z1], axis=-1) * scale[:, None]
-
-
-def sosfilt_zi(sos: Float[Array, "n_sections 6"]) -> Float[Array, "n_sections 2"]:
-    """Steady-state initial state of each section for a unit step (``scipy.signal.sosfilt_zi``).
-
-    Per section (normalised so ``a0 = 1``), with ``g1 = b1 - a1 b0`` and ``g2 = b2 - a2 b0``:
-    ``z0 = (g1 + g2)/(1 + a1 + a2)``, ``z1 = g2 - a2 z0``; section ``k`` is scaled by the DC gain
-    ``prod_{j<k} sum(b_j)/sum(a_j)`` of the sections before it. Closed form, differentiable.
-    """
-    sos = jnp.asarray(sos)
-    sos = sos / sos[:, 3:4]
-    b0, b1, b2, a1, a2 = sos[:, 0], sos[:, 1], sos[:, 2], sos[:, 4], sos[:, 5]
-    g1, g2 = b1 - a1 * b0, b2 - a2 * b0
-    z0 = (g1 + g2) / (1 + a1 + a2)
-    z1 = g2 - a2 * z0
-    dc = (b0 + b1 + b2) / (1 + a1 + a2)
-    scale = jnp.concatenate([jnp.ones((1,), sos.dtype), jnp.cumprod(dc)[:-1]])
-    return jnp.stack([z0, z1], axis=-1) * scale[:, None]
 
 
 def sosfilt(
@@ -238,9 +98,9 @@ def sosfilt(
         ``y`` (same shape as ``x``), or ``(y, zf)`` when ``zi`` is given: filtering a signal in
         consecutive chunks and passing each ``zf`` as the next ``zi`` equals one call.
     """
-    x = _prep_data(x, "x")
-    sos = _check_sos(sos, x.dtype)
-    method = _resolve_method(method, x.dtype, sos)
+    x = prepare_data(x, "x")
+    sos = check_sos(sos, x.dtype)
+    method = resolve_method(method, x.dtype, sos)
     batch = x.shape[:-1]
     n_sections = sos.shape[0]
     x2 = x.reshape((-1, x.shape[-1]))
@@ -252,7 +112,7 @@ def sosfilt(
         if zi.shape != expected:
             raise ValueError(f"zi must have shape (n_sections, *batch, 2) = {expected}, got {zi.shape}")
         s0 = jnp.moveaxis(zi, 0, -2).reshape((-1, 2 * n_sections))
-    y, s_end = _run(sos, x2, s0, method, block_len)
+    y, s_end = run_sections(sos, x2, s0, method, block_len)
     y = y.reshape(x.shape)
     if zi is None:
         return y
@@ -305,7 +165,7 @@ def sosfiltfilt(
     """
     if padtype not in _PADTYPES:
         raise ValueError(f"padtype must be one of 'odd', 'even', 'constant' or None; got {padtype!r}")
-    x = _prep_data(x, "x")
+    x = prepare_data(x, "x")
     if padlen is None:
         padlen = sos_padlen(sos)
     padlen = 0 if padtype is None else int(padlen)
@@ -316,10 +176,10 @@ def sosfiltfilt(
             f"The length of the input vector x ({x.shape[-1]} samples) must be greater than padlen, which is "
             f"{padlen}; use a longer signal, a smaller padlen, or padtype=None"
         )
-    sos = _check_sos(sos, x.dtype)
-    method = _resolve_method(method, x.dtype, sos)
-    ext = _extend(x, padtype, padlen).reshape((-1, x.shape[-1] + 2 * padlen))
-    y = _forward_backward(sos, ext, method, block_len)
+    sos = check_sos(sos, x.dtype)
+    method = resolve_method(method, x.dtype, sos)
+    ext = extend_edges(x, padtype, padlen).reshape((-1, x.shape[-1] + 2 * padlen))
+    y = forward_backward(sos, ext, method, block_len)
     y = y[:, padlen : padlen + x.shape[-1]]
     return y.reshape(x.shape)
 
@@ -327,49 +187,6 @@ def sosfiltfilt(
 # --------------------------------------------------------------------------------------------
 # Tutorial entry point: (b, a)
 # --------------------------------------------------------------------------------------------
-
-
-def _fir(x: jax.Array, b: jax.Array, zi: jax.Array | None):
-    """Causal FIR along the last axis by direct convolution; optional lfilter-layout state."""
-    n_taps = b.shape[0]
-    x2 = x.reshape((-1, 1, x.shape[-1]))
-    n_times = x.shape[-1]
-    full = jax.lax.conv_general_dilated(
-        x2, b[::-1].reshape((1, 1, n_taps)), window_strides=(1,), padding=[(n_taps - 1, n_taps - 1)],
-        precision=jax.lax.Precision.HIGHEST,
-    )[:, 0, :]  # (n, n_times + n_taps - 1): full convolution
-    y = full[:, :n_times]
-    if zi is None:
-        return y.reshape(x.shape), None
-    n_state = n_taps - 1
-    zi2 = zi.reshape((-1, n_state))
-    k = min(n_state, n_times)
-    y = y.at[:, :k].add(zi2[:, :k])
-    tail = jnp.pad(full[:, n_times:], ((0, 0), (0, max(0, n_state - (full.shape[1] - n_times)))))[:, :n_state]
-    carry = jnp.pad(zi2[:, n_times:], ((0, 0), (0, n_state - zi2[:, n_times:].shape[1])))
-    return y.reshape(x.shape), (tail + carry).reshape(zi.shape)
-
-
-def _ba_to_sos_host(b: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Stable (b, a) -> sections on the host in float64, with the stability check."""
-    from scipy.signal import tf2sos
-
-    poles = np.roots(a)
-    radius = float(np.max(np.abs(poles))) if poles.size else 0.0
-    if not np.isfinite(radius) or radius >= 1.0:
-        raise ValueError(
-            f"unstable (b, a): the largest pole radius is {radius:.6g} >= 1 (often caused by rounding a high-order "
-            "polynomial). Design with output='sos' (e.g. scipy.signal.butter(..., output='sos') or "
-            "neurojax.preprocessing.filter.butter_sos) and call sosfilt / IIRFilter instead"
-        )
-    if len(a) > 5 or radius > 0.999:
-        warnings.warn(
-            f"(b, a) of order {len(a) - 1} with max pole radius {radius:.6f}: the expanded polynomial has lost "
-            "accuracy; prefer second-order sections (output='sos') and sosfilt",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return tf2sos(b, a)
 
 
 def filter_data(
@@ -402,7 +219,7 @@ def filter_data(
     Returns:
         The filtered array (same shape as ``data``), or ``(y, zf)`` when ``zi`` is given.
     """
-    x = _prep_data(data)
+    x = prepare_data(data)
     b_arr = jnp.atleast_1d(jnp.asarray(b) if is_traced(b) else jnp.asarray(np.asarray(b, dtype=np.float64)))
     a_arr = jnp.atleast_1d(jnp.asarray(a) if is_traced(a) else jnp.asarray(np.asarray(a, dtype=np.float64)))
     if b_arr.ndim != 1 or a_arr.ndim != 1 or b_arr.shape[0] < 1 or a_arr.shape[0] < 1:
@@ -417,13 +234,13 @@ def filter_data(
             raise ValueError("b and a must be finite")
         b_np, a_np = b_np / a_np[0], a_np / a_np[0]
         if a_np.size == 1:
-            return _fir_out(x, jnp.asarray(b_np, x.dtype), zi)
+            return fir_with_state(x, jnp.asarray(b_np, x.dtype), zi)
         if zi is not None and max(a_np.size, b_np.size) > 3:
             raise ValueError(
                 "zi is supported for FIR and single-biquad (len(a) <= 3) filters only; for higher orders use "
                 "sosfilt(sos, x, zi) with the sections' state layout"
             )
-        sos = _ba_to_sos_host(b_np, a_np) if max(a_np.size, b_np.size) > 3 else _biquad(b_np, a_np, np)
+        sos = ba_to_sos_host(b_np, a_np) if max(a_np.size, b_np.size) > 3 else biquad_row(b_np, a_np, np)
         if zi is None:
             return sosfilt(sos, x, method=method)
         return _biquad_with_zi(sos, x, zi, method)
@@ -431,7 +248,7 @@ def filter_data(
     b_arr = b_arr.astype(x.dtype) / a_arr[0]
     a_arr = a_arr / a_arr[0]
     if a_arr.shape[0] == 1:
-        return _fir_out(x, b_arr, zi)
+        return fir_with_state(x, b_arr, zi)
     if a_arr.shape[0] > 3:
         raise TypeError(
             f"traced IIR (b, a) of order {a_arr.shape[0] - 1} cannot be checked for stability or factored under jit; "
@@ -440,10 +257,10 @@ def filter_data(
     if b_arr.shape[0] > 3:
         if zi is not None:
             raise TypeError("zi with traced b longer than 3 taps and an IIR a is not supported; use sosfilt")
-        x_fir, _ = _fir(x, b_arr, None)
-        sos = _biquad(jnp.ones((1,), x.dtype), a_arr, jnp)
+        x_fir, _ = fir_direct(x, b_arr, None)
+        sos = biquad_row(jnp.ones((1,), x.dtype), a_arr, jnp)
         return sosfilt(sos, x_fir, method=method)
-    sos = _biquad(b_arr, a_arr, jnp)
+    sos = biquad_row(b_arr, a_arr, jnp)
     if zi is None:
         return sosfilt(sos, x, method=method)
     return _biquad_with_zi(sos, x, zi, method)
@@ -453,35 +270,8 @@ def _biquad_with_zi(sos, x, zi, method):
     """One section with an lfilter-layout state (a biquad's DF-II-T state is lfilter's)."""
     zi = jnp.asarray(zi, x.dtype)
     order = zi.shape[-1]
-    y, zf = sosfilt(sos, x, _zi_to_sections(zi, x), method=method)
+    y, zf = sosfilt(sos, x, lfilter_zi_to_sections(zi, x), method=method)
     return y, zf[0][..., :order]
-
-
-def _fir_out(x, b, zi):
-    if zi is None:
-        return _fir(x, b, None)[0]
-    if b.shape[0] == 1:
-        return x * b[0], jnp.zeros(x.shape[:-1] + (0,), x.dtype)
-    zi = jnp.asarray(zi, x.dtype)
-    if zi.shape != x.shape[:-1] + (b.shape[0] - 1,):
-        raise ValueError(f"zi must have shape {x.shape[:-1] + (b.shape[0] - 1,)} (lfilter layout), got {zi.shape}")
-    return _fir(x, b, zi)
-
-
-def _biquad(b, a, xp):
-    """One normalised section from (b, a) of length <= 3 each."""
-    b = xp.concatenate([b, xp.zeros(3 - b.shape[0], dtype=b.dtype)])
-    a = xp.concatenate([a, xp.zeros(3 - a.shape[0], dtype=a.dtype)])
-    return xp.concatenate([b, a])[None, :]
-
-
-def _zi_to_sections(zi, x):
-    """lfilter-layout state ``(..., n)`` with n <= 2 -> sections layout ``(1, ..., 2)``."""
-    zi = jnp.asarray(zi, x.dtype)
-    if zi.shape[:-1] != x.shape[:-1] or zi.shape[-1] > 2:
-        raise ValueError(f"zi must have shape {x.shape[:-1]} + (order,), got {zi.shape}")
-    zi = jnp.pad(zi, [(0, 0)] * (zi.ndim - 1) + [(0, 2 - zi.shape[-1])])
-    return zi[None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,14 +429,14 @@ def mne_padlen(sos: Any) -> int:
 
 
 def _apply_mne(sos, x: jax.Array, padlen: int, phase: str, method: str, block_len: int):
-    method = _resolve_method(method, x.dtype, sos)
+    method = resolve_method(method, x.dtype, sos)
     x2 = x.reshape((-1, x.shape[-1]))
     if phase == "forward":
-        y, _ = _run(sos, x2, jnp.zeros((x2.shape[0], 2 * sos.shape[0]), x.dtype), method, block_len)
+        y, _ = run_sections(sos, x2, jnp.zeros((x2.shape[0], 2 * sos.shape[0]), x.dtype), method, block_len)
         return y.reshape(x.shape)
     padlen = min(int(padlen), x.shape[-1] - 1)
-    ext = _odd_ext(x2, padlen)
-    y = _forward_backward(sos, ext, method, block_len)
+    ext = odd_extension(x2, padlen)
+    y = forward_backward(sos, ext, method, block_len)
     return y[:, padlen : padlen + x.shape[-1]].reshape(x.shape)
 
 
@@ -676,7 +466,7 @@ def iir_filter(
     """
     if phase not in ("zero", "zero-double", "forward"):
         raise ValueError(f"phase must be 'zero', 'zero-double' or 'forward', got {phase!r}")
-    x = _prep_data(data)
+    x = prepare_data(data)
     btype, cutoff = _band(l_freq, h_freq)
     sos = butter_sos(order, cutoff, sfreq, btype, host=True)  # float64 on the host, cast at use
     if padlen is None:
@@ -702,7 +492,7 @@ def notch_filter(
     See :func:`notch_sos` for the design; padding as :func:`iir_filter` (ringing length of the
     whole cascade by default). With one frequency and ``n_harmonics=0`` this equals MNE.
     """
-    x = _prep_data(data)
+    x = prepare_data(data)
     sos = notch_sos(freqs, sfreq, n_harmonics=n_harmonics, notch_widths=notch_widths, trans_bandwidth=trans_bandwidth,
                     order=order, host=True)
     if padlen is None:
@@ -766,7 +556,7 @@ class IIRFilter(eqx.Module):
         self.btype = normalize_btype(btype)
         if padding not in ("mne", "odd", "even", "constant", None):
             raise ValueError(f"padding must be 'mne', 'odd', 'even', 'constant' or None, got {padding!r}")
-        _resolve_method(method, jnp.float32)
+        resolve_method(method, jnp.float32)
         self.zero_phase = bool(zero_phase)
         self.padding = padding
         self.method = method
@@ -789,7 +579,7 @@ class IIRFilter(eqx.Module):
         return butter_sos(self.order, self.cutoff, self.sfreq, self.btype)
 
     def __call__(self, x: Float[Array, "*batch n_times"]) -> Float[Array, "*batch n_times"]:
-        x = _prep_data(x, "x")
+        x = prepare_data(x, "x")
         sos = butter_sos(self.order, self.cutoff, self.sfreq, self.btype, dtype=x.dtype)
         if not self.zero_phase:
             return sosfilt(sos, x, method=self.method)
