@@ -110,17 +110,21 @@ def forward_backward(sos, ext2: jax.Array, method: str, block_len: int) -> jax.A
     return y[:, ::-1]
 
 
-
-
-def sosfilt_zi_host(sos: np.ndarray) -> np.ndarray:
+def _steady_state(sos, xp):
+    """Closed-form ``sosfilt_zi`` in the array namespace ``xp`` (NumPy on the host, or jnp)."""
     sos = sos / sos[:, 3:4]
     b0, b1, b2, a1, a2 = sos[:, 0], sos[:, 1], sos[:, 2], sos[:, 4], sos[:, 5]
     g1, g2 = b1 - a1 * b0, b2 - a2 * b0
     z0 = (g1 + g2) / (1 + a1 + a2)
     z1 = g2 - a2 * z0
     dc = (b0 + b1 + b2) / (1 + a1 + a2)
-    scale = np.concatenate([[1.0], np.cumprod(dc)[:-1]])
-    return np.stack([z0, z1], axis=-1) * scale[:, None]
+    scale = xp.concatenate([xp.ones((1,), sos.dtype), xp.cumprod(dc)[:-1]])
+    return xp.stack([z0, z1], axis=-1) * scale[:, None]
+
+
+def sosfilt_zi_host(sos: np.ndarray) -> np.ndarray:
+    """:func:`sosfilt_zi` of concrete sections, in float64 NumPy (as SciPy computes it)."""
+    return _steady_state(np.asarray(sos, np.float64), np)
 
 
 def sosfilt_zi(sos: Float[Array, "n_sections 6"]) -> Float[Array, "n_sections 2"]:
@@ -130,12 +134,4 @@ def sosfilt_zi(sos: Float[Array, "n_sections 6"]) -> Float[Array, "n_sections 2"
     ``z0 = (g1 + g2)/(1 + a1 + a2)``, ``z1 = g2 - a2 z0``; section ``k`` is scaled by the DC gain
     ``prod_{j<k} sum(b_j)/sum(a_j)`` of the sections before it. Closed form, differentiable.
     """
-    sos = jnp.asarray(sos)
-    sos = sos / sos[:, 3:4]
-    b0, b1, b2, a1, a2 = sos[:, 0], sos[:, 1], sos[:, 2], sos[:, 4], sos[:, 5]
-    g1, g2 = b1 - a1 * b0, b2 - a2 * b0
-    z0 = (g1 + g2) / (1 + a1 + a2)
-    z1 = g2 - a2 * z0
-    dc = (b0 + b1 + b2) / (1 + a1 + a2)
-    scale = jnp.concatenate([jnp.ones((1,), sos.dtype), jnp.cumprod(dc)[:-1]])
-    return jnp.stack([z0, z1], axis=-1) * scale[:, None]
+    return _steady_state(jnp.asarray(sos), jnp)
