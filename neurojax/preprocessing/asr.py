@@ -32,7 +32,9 @@ about 17 % of samples are modified); EEGLAB's GUI default and the clean_rawdata 
 ``max(0.5 s, 1.5 C / sfreq)``, step ``floor(window / 2)``). Without it (the tutorial's calls) there is
 no way to design the filter, so the documented sample-based fallback is used: no shaping filter,
 calibration RMS windows of ``max(ceil(1.5 C), min(64, floor(S / 8)))`` samples (at least 20 such
-windows are required), processing window ``window_size`` samples (default 100), step
+windows are required) summarised by their median and normal-consistent MAD (the truncated
+distribution fit of clean_rawdata needs hundreds of windows; on ~20 it underestimates the spread
+several-fold and rejects clean data), processing window ``window_size`` samples (default 100), step
 ``step_size`` (default ``window_size // 2``), look-ahead ``round(window_size / 2)``.
 
 **Streaming.** :func:`asr_stream_init` / :func:`asr_stream_process` process a recording chunk by
@@ -179,8 +181,16 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
         cov = unpack_symmetric(geometric_median(packed, start=start, mask=block_mask), n_channels)
         lam, v = jnp.linalg.eigh(cov)
         rms = window_rms(v.T @ xf, rms_starts, n_win)
-        rms = jnp.where(rms_mask[None, :], rms, jnp.inf)  # padding windows sort last
-        mu, sig, _, _ = fit_rows(rms, tables, m_max, nb_max)
+        if has_filter:
+            rms = jnp.where(rms_mask[None, :], rms, jnp.inf)  # padding windows sort last
+            mu, sig, _, _ = fit_rows(rms, tables, m_max, nb_max)
+        else:
+            # Sample-based fallback (no sfreq): its ~20 windows are too few for the truncated
+            # distribution fit, whose spread then comes out 3-10x too small and rejects clean data.
+            # Median and normal-consistent MAD of the window RMS are robust at that size.
+            rms = jnp.where(rms_mask[None, :], rms, jnp.nan)
+            mu = jnp.nanmedian(rms, axis=1)
+            sig = 1.4826 * jnp.nanmedian(jnp.abs(rms - mu[:, None]), axis=1)
         return lam, v, mu, sig
 
     def run(x, sos, fit_key=fit_key):

@@ -191,9 +191,12 @@ def test_tutorial_apply_api():
     assert cleaned.shape == corrupted.shape and cleaned.dtype == corrupted.dtype
     rms_c = float(jnp.sqrt(jnp.mean(corrupted[0] ** 2)))
     assert float(jnp.sqrt(jnp.mean(cleaned[0] ** 2))) < 0.1 * rms_c  # the step is removed
-    # Calibrating on the same clean data at a lenient cutoff keeps it (tutorial: corr > 0.8).
+    # Calibrating on the same clean data at a lenient cutoff leaves it almost untouched (the
+    # tutorial asks corr > 0.8; the median/MAD statistics of the fallback give far more).
     cleaned = apply_asr(clean_data, state._replace(cutoff=10.0), window_size=100, step_size=50)
-    assert float(jnp.corrcoef(clean_data.ravel(), cleaned.ravel())[0, 1]) > 0.8
+    assert float(jnp.corrcoef(clean_data.ravel(), cleaned.ravel())[0, 1]) > 0.97
+    changed = np.abs(np.asarray(cleaned - clean_data)) > 1e-6 * float(jnp.max(jnp.abs(clean_data)))
+    assert changed.any(axis=0).mean() < 0.3
 
 
 def test_float32_runs_and_matches_float64_decisions(cal64):
