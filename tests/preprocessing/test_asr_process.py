@@ -23,20 +23,8 @@ from neurojax.preprocessing._asr_process import blend_layout, reconstruction, up
 from neurojax.preprocessing._yulewalk import shaping_filter_ba  # noqa: E402
 from neurojax.preprocessing.asr import apply_asr, calibrate_asr  # noqa: E402
 
-N_CAL = int(SFREQ * 30)
 N_TEST = 2000  # shared with test_asr_stream_module.py (one compilation per shape)
 P, STEP = 63, 62  # clean_asr at 250 Hz: round(62.5) (MATLAB) and floor(125 / 2)
-
-
-@pytest.fixture(scope="module")
-def cal64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        cal = clean(N_CAL)
-        yield cal, calibrate_asr(cal, cutoff=5.0, sfreq=SFREQ)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def _asrpy_aligned(x, cal, state):

@@ -23,18 +23,6 @@ from neurojax.preprocessing.asr import (  # noqa: E402
     clean_windows,
 )
 
-N_CAL = int(SFREQ * 30)
-
-
-@pytest.fixture(scope="module")
-def cal64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        cal = clean(N_CAL)
-        yield cal, calibrate_asr(cal, cutoff=5.0, sfreq=SFREQ)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 @pytest.mark.parametrize("sizes", [[100, 900, 1000], [64] * 31 + [16]])
