@@ -16,15 +16,7 @@ import time
 import jax
 import numpy as np
 
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        jax.block_until_ready(out)
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+from _timing import best_of
 
 
 def main():

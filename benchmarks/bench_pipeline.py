@@ -23,14 +23,7 @@ import numpy as np
 from neurojax.datasets import simulate_recording
 from neurojax.preprocessing import ASR, FastICA, IIRFilter, Pipeline
 
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return min(times)
+from _timing import best_of
 
 
 def main() -> None:
@@ -71,9 +64,9 @@ def main() -> None:
     compile_s = time.perf_counter() - start
     loop()  # warm the eager per-op caches too
     jitted_loop()  # compiles the single-recording version
-    t_loop = best_of(loop, args.repeat)
-    t_jit_loop = best_of(jitted_loop, args.repeat)
-    t_vmap = best_of(lambda: batched(batch), args.repeat)
+    t_loop, _ = best_of(loop, args.repeat)
+    t_jit_loop, _ = best_of(jitted_loop, args.repeat)
+    t_vmap, _ = best_of(lambda: batched(batch), args.repeat)
     diff = float(jnp.max(jnp.abs(jnp.stack(loop()) - batched(batch))) / jnp.max(jnp.abs(batch)))
 
     print(f"# {n_rec} recordings x {n_ch} ch x {duration:g} s at {sfreq:g} Hz; devices {jax.devices()}; dtype {batch.dtype}")
