@@ -60,6 +60,7 @@ class JobLog:
     ica_channels: list[str] = field(default_factory=list)
     ica_excluded: list[int] = field(default_factory=list)
     ica_scores: np.ndarray | None = None
+    ica_sources: np.ndarray | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -210,7 +211,8 @@ def preprocess_recording(
         excluded, scores = find_bads_ref(sources, jnp.asarray(data[ref_idx]), config.ica.threshold, sfreq=sfreq)
         ica = ica.set_exclude(excluded)
         data[eeg] = np.asarray(ica(jnp.asarray(data[eeg] / scale))) * scale
-        log.ica, log.ica_channels, log.ica_excluded, log.ica_scores = ica, [rec.ch_names[i] for i in eeg], list(excluded), np.asarray(scores)
+        log.ica, log.ica_channels, log.ica_excluded = ica, [rec.ch_names[i] for i in eeg], list(excluded)
+        log.ica_scores, log.ica_sources = np.asarray(scores), np.asarray(sources)
         _timed(log, "ica", start)
 
     out = replace(rec, data=data, bads=tuple(sorted(bads - set(log.interpolated))))

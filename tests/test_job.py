@@ -11,7 +11,7 @@ from neurojax.job import preprocess_recording
 
 
 @pytest.mark.slow
-def test_meg_eeg_recording_with_ica_and_resampling(shared_data_dir):
+def test_meg_eeg_recording_with_ica_and_resampling(shared_data_dir, tmp_path):
     pytest.importorskip("mne")
     rec = io.read_raw(shared_data_dir / "mne_test_raw.fif")
     rec = replace(rec, data=rec.data[:, :9000])  # 15 s keeps the test lean
@@ -31,6 +31,12 @@ def test_meg_eeg_recording_with_ica_and_resampling(shared_data_dir):
     grads = [i for i, t in enumerate(rec.ch_types) if t == "grad" and i != bad]
     assert cleaned.data[bad].std() < 3 * np.median(cleaned.data[grads].std(axis=1))
     assert log.ica is not None and log.ica_scores.shape[1] == log.ica.n_components_
+    # The report shows the component time courses the job scored, at the original rate.
+    assert log.ica_sources.shape == (log.ica.n_components_, 9000)
+    from neurojax.report import write_report
+
+    page = write_report(tmp_path / "report.html", rec, cleaned, log).read_text()
+    assert "ICA components" in page and page.count("data:image/png;base64,") >= 8
 
 
 def test_ica_without_eog_is_a_clear_error():

@@ -51,7 +51,7 @@ from ._sos_engine import (
     run_sections,
     sosfilt_zi as sosfilt_zi,  # public, documented with the SciPy-compatible functions
 )
-from ._validate import check_sfreq, is_traced
+from ._validate import check_frequency, check_sfreq, is_traced
 
 __all__ = [
     "filter_data",
@@ -318,21 +318,16 @@ def butter_sos(
         cutoff = jnp.asarray(cutoff)
         if cutoff.size != n_expected:
             raise ValueError(f"{btype} needs {n_expected} cutoff frequencies, got shape {cutoff.shape}")
-        bad = jnp.any((cutoff <= 0) | (cutoff >= nyq) | ~jnp.isfinite(cutoff))
+        cutoff = check_frequency(cutoff, sfreq)
         if n_expected == 2:
-            bad = bad | (cutoff.reshape(-1)[0] >= cutoff.reshape(-1)[1])
-        cutoff = eqx.error_if(cutoff, bad, f"cutoff must lie strictly between 0 and Nyquist ({nyq:g} Hz), low < high")
+            cutoff = eqx.error_if(cutoff, cutoff.reshape(-1)[0] >= cutoff.reshape(-1)[1], f"{btype} needs low < high")
         wn = cutoff.reshape(-1) / nyq
         wn = wn if n_expected == 2 else wn[0]
     else:
         values = np.atleast_1d(np.asarray(cutoff, dtype=np.float64)).ravel()
         if values.size != n_expected:
             raise ValueError(f"{btype} needs {n_expected} cutoff frequenc{'ies' if n_expected == 2 else 'y'} in Hz, got {values.tolist()}")
-        if not np.all(np.isfinite(values)) or np.any(values <= 0) or np.any(values >= nyq):
-            raise ValueError(
-                f"cutoff {values.tolist()} Hz must lie strictly between 0 and Nyquist ({nyq:g} Hz for sfreq={sfreq:g}); "
-                "lower it or use a higher sampling rate"
-            )
+        check_frequency(values, sfreq)
         if n_expected == 2 and values[0] >= values[1]:
             raise ValueError(f"{btype} needs low < high, got {values.tolist()} Hz")
         wn = values / nyq if n_expected == 2 else values[0] / nyq

@@ -97,9 +97,7 @@ def write_report(path: str | Path, raw: Recording, cleaned: Recording, log: JobL
 
     if log.ica is not None:
         eeg = [raw.ch_names.index(n) for n in log.ica_channels]
-        scale = float(np.median(np.std(log.asr_after.get("eeg", raw.data[eeg]), axis=1))) or 1.0
-        src_input = log.asr_after["eeg"] if "eeg" in log.asr_after else raw.data[eeg]
-        sources = np.asarray(log.ica.sources(jnp.asarray(src_input / scale)))
+        sources = log.ica_sources  # the time courses the job scored, not a recomputation
         sections.append(
             "<h2>ICA</h2>"
             + _img(
