@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["odd_extension", "even_extension", "constant_extension", "extend_edges"]
+__all__ = ["odd_extension", "even_extension", "constant_extension", "extend_edges", "edge_pieces"]
 
 
 def odd_extension(x: jax.Array, n: int) -> jax.Array:
@@ -37,3 +37,20 @@ def extend_edges(x: jax.Array, padtype: str | None, n: int) -> jax.Array:
     if padtype is None or n == 0:
         return x
     return {"odd": odd_extension, "even": even_extension, "constant": constant_extension}[padtype](x, n)
+
+
+def edge_pieces(x: jax.Array, padtype: str | None, n: int) -> tuple[jax.Array, jax.Array]:
+    """The ``(left, right)`` samples :func:`extend_edges` would add, without copying ``x``.
+
+    Each has shape ``(..., n)`` (``(..., 0)`` for ``padtype=None`` or ``n = 0``); the fused
+    zero-phase kernel filters them apart from the signal itself.
+    """
+    if padtype is None or n == 0:
+        empty = jnp.zeros(x.shape[:-1] + (0,), x.dtype)
+        return empty, empty
+    if padtype == "odd":
+        return 2 * x[..., :1] - x[..., n:0:-1], 2 * x[..., -1:] - x[..., -2 : -n - 2 : -1]
+    if padtype == "even":
+        return x[..., n:0:-1], x[..., -2 : -n - 2 : -1]
+    shape = x.shape[:-1] + (n,)
+    return jnp.broadcast_to(x[..., :1], shape), jnp.broadcast_to(x[..., -1:], shape)

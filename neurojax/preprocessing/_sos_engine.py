@@ -3,7 +3,7 @@
 ``check_sos`` validates and keeps concrete coefficients in float64 (the block operators and the
 steady-state initial conditions are built from them on the host). ``resolve_method`` picks the
 block (matrix) or scan (per-sample) backend of :mod:`._iir` for a dtype and design;
-``forward_backward`` is SciPy's ``sosfiltfilt`` core on already-extended rows.
+``forward_backward`` is SciPy's ``sosfiltfilt`` core on rows and their edge extensions.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._iir import balanced_basis_available, block_filtfilt, ssm_block_filter, sosfilt_scan
+from ._iir import balanced_basis_available, ssm_block_filter, sosfilt_scan
 from ._validate import as_float_array, check_finite, is_traced
+from ._zero_phase import zero_phase_operators, zero_phase_rows
 
 __all__ = ["check_sos", "max_pole_radius", "resolve_method", "run_sections", "prepare_data", "forward_backward", "sosfilt_zi_host", "sosfilt_zi"]
 
@@ -87,27 +88,45 @@ def run_sections(sos, x2: jax.Array, s0: jax.Array, method: str, block_len: int)
     return y, jnp.moveaxis(zf, 0, 1).reshape(s0.shape)
 
 
-def prepare_data(data: Any, name: str = "data") -> jax.Array:
+def prepare_data(data: Any, name: str = "data", *, defer_traced_check: bool = False) -> jax.Array:
+    """Float array with a time axis, checked for NaN/Inf.
+
+    ``defer_traced_check``: skip the check for *traced* input (concrete input is still checked
+    on the host); the caller must then check it (the fused zero-phase kernel does so from its
+    end state, which avoids a full extra pass over the input under ``jit``).
+    """
     x = as_float_array(data, name)
     if x.ndim < 1:
         raise ValueError(f"{name} must have at least one (time) axis; got a scalar")
     if x.shape[-1] < 1:
         raise ValueError(f"{name} has no samples along the last (time) axis")
+    if defer_traced_check and is_traced(x):
+        return x
     return check_finite(x, name)
 
 
-def forward_backward(sos, ext2: jax.Array, method: str, block_len: int) -> jax.Array:
-    """SciPy's ``sosfiltfilt`` core on already-extended rows ``(n, T)`` (``padlen = 0``)."""
+def forward_backward(sos, x2: jax.Array, left: jax.Array, right: jax.Array, method: str, block_len: int,
+                     check_traced: bool = False) -> jax.Array:
+    """SciPy's ``sosfiltfilt`` core on rows ``x2 (n, T)`` with edges ``left``/``right`` ``(n, P)``.
+
+    Returns the zero-phase output over the ``x2`` samples only (the edges are cropped).
+    ``check_traced``: fail at run time on NaN/Inf in traced ``x2`` (see :func:`prepare_data`).
+    """
     if is_traced(sos):
-        zi = sosfilt_zi(sos).astype(ext2.dtype).reshape(-1)
+        zi = sosfilt_zi(sos).astype(x2.dtype).reshape(-1)
     else:  # concrete: steady state in float64 on the host (as SciPy), then cast
-        zi = jnp.asarray(sosfilt_zi_host(np.asarray(sos, np.float64)).reshape(-1), ext2.dtype)
+        zi = jnp.asarray(sosfilt_zi_host(np.asarray(sos, np.float64)).reshape(-1), x2.dtype)
     if method == "block":
-        return block_filtfilt(sos, ext2, zi, block_len)
+        ops = zero_phase_operators(sos, block_len, x2.dtype)
+        return zero_phase_rows(ops, zi, x2, left, right, check_finite=check_traced and is_traced(x2))
+    if check_traced:
+        x2 = check_finite(x2, "x")
+    ext2 = jnp.concatenate([left, x2, right], axis=1)
     y, _ = run_sections(sos, ext2, zi[None, :] * ext2[:, :1], method, block_len)
     y = y[:, ::-1]
     y, _ = run_sections(sos, y, zi[None, :] * y[:, :1], method, block_len)
-    return y[:, ::-1]
+    y = y[:, ::-1]
+    return y[:, left.shape[1] : left.shape[1] + x2.shape[1]]
 
 
 def _steady_state(sos, xp):

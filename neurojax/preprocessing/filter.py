@@ -41,7 +41,7 @@ from jaxtyping import Array, Float
 from ._design import butter_sos_array, normalize_btype, notch_sos_array, ringing_samples
 from ._iir import DEFAULT_BLOCK_LEN
 from ._lfilter import ba_to_sos_host, biquad_row, fir_direct, fir_with_state, lfilter_zi_to_sections
-from ._padding import extend_edges, odd_extension
+from ._padding import edge_pieces
 from ._sos_engine import (
     check_sos,
     forward_backward,
@@ -51,7 +51,7 @@ from ._sos_engine import (
     run_sections,
     sosfilt_zi as sosfilt_zi,  # public, documented with the SciPy-compatible functions
 )
-from ._validate import check_frequency, check_sfreq, is_traced
+from ._validate import check_finite, check_frequency, check_sfreq, is_traced
 
 __all__ = [
     "filter_data",
@@ -165,7 +165,7 @@ def sosfiltfilt(
     """
     if padtype not in _PADTYPES:
         raise ValueError(f"padtype must be one of 'odd', 'even', 'constant' or None; got {padtype!r}")
-    x = prepare_data(x, "x")
+    x = prepare_data(x, "x", defer_traced_check=True)
     if padlen is None:
         padlen = sos_padlen(sos)
     padlen = 0 if padtype is None else int(padlen)
@@ -178,9 +178,9 @@ def sosfiltfilt(
         )
     sos = check_sos(sos, x.dtype)
     method = resolve_method(method, x.dtype, sos)
-    ext = extend_edges(x, padtype, padlen).reshape((-1, x.shape[-1] + 2 * padlen))
-    y = forward_backward(sos, ext, method, block_len)
-    y = y[:, padlen : padlen + x.shape[-1]]
+    x2 = x.reshape((-1, x.shape[-1]))
+    left, right = edge_pieces(x2, padtype, padlen)
+    y = forward_backward(sos, x2, left, right, method, block_len, check_traced=True)
     return y.reshape(x.shape)
 
 
@@ -423,16 +423,19 @@ def mne_padlen(sos: Any) -> int:
     return ringing_samples(np.asarray(sos, dtype=np.float64))
 
 
-def _apply_mne(sos, x: jax.Array, padlen: int, phase: str, method: str, block_len: int):
+def _apply_mne(sos, x: jax.Array, padlen: int, phase: str, method: str, block_len: int, check_traced: bool = False):
+    """MNE's IIR application; ``check_traced``: the caller deferred the NaN/Inf check of traced ``x``."""
     method = resolve_method(method, x.dtype, sos)
     x2 = x.reshape((-1, x.shape[-1]))
     if phase == "forward":
+        if check_traced:
+            x2 = check_finite(x2, "data")
         y, _ = run_sections(sos, x2, jnp.zeros((x2.shape[0], 2 * sos.shape[0]), x.dtype), method, block_len)
         return y.reshape(x.shape)
     padlen = min(int(padlen), x.shape[-1] - 1)
-    ext = odd_extension(x2, padlen)
-    y = forward_backward(sos, ext, method, block_len)
-    return y[:, padlen : padlen + x.shape[-1]].reshape(x.shape)
+    left, right = edge_pieces(x2, "odd", padlen)
+    y = forward_backward(sos, x2, left, right, method, block_len, check_traced=check_traced)
+    return y.reshape(x.shape)
 
 
 def iir_filter(
@@ -461,12 +464,12 @@ def iir_filter(
     """
     if phase not in ("zero", "zero-double", "forward"):
         raise ValueError(f"phase must be 'zero', 'zero-double' or 'forward', got {phase!r}")
-    x = prepare_data(data)
+    x = prepare_data(data, defer_traced_check=True)
     btype, cutoff = _band(l_freq, h_freq)
     sos = butter_sos(order, cutoff, sfreq, btype, host=True)  # float64 on the host, cast at use
     if padlen is None:
         padlen = mne_padlen(sos)
-    return _apply_mne(sos, x, padlen, phase, method, block_len)
+    return _apply_mne(sos, x, padlen, phase, method, block_len, check_traced=True)
 
 
 def notch_filter(
@@ -487,12 +490,12 @@ def notch_filter(
     See :func:`notch_sos` for the design; padding as :func:`iir_filter` (ringing length of the
     whole cascade by default). With one frequency and ``n_harmonics=0`` this equals MNE.
     """
-    x = prepare_data(data)
+    x = prepare_data(data, defer_traced_check=True)
     sos = notch_sos(freqs, sfreq, n_harmonics=n_harmonics, notch_widths=notch_widths, trans_bandwidth=trans_bandwidth,
                     order=order, host=True)
     if padlen is None:
         padlen = mne_padlen(sos)
-    return _apply_mne(sos, x, padlen, phase, method, DEFAULT_BLOCK_LEN)
+    return _apply_mne(sos, x, padlen, phase, method, DEFAULT_BLOCK_LEN, check_traced=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -574,10 +577,10 @@ class IIRFilter(eqx.Module):
         return butter_sos(self.order, self.cutoff, self.sfreq, self.btype)
 
     def __call__(self, x: Float[Array, "*batch n_times"]) -> Float[Array, "*batch n_times"]:
-        x = prepare_data(x, "x")
+        x = prepare_data(x, "x", defer_traced_check=True)  # checked by the filter functions below
         sos = butter_sos(self.order, self.cutoff, self.sfreq, self.btype, dtype=x.dtype)
         if not self.zero_phase:
             return sosfilt(sos, x, method=self.method)
         if self.padding == "mne":
-            return _apply_mne(sos, x, self.padlen, "zero", self.method, DEFAULT_BLOCK_LEN)
+            return _apply_mne(sos, x, self.padlen, "zero", self.method, DEFAULT_BLOCK_LEN, check_traced=True)
         return sosfiltfilt(sos, x, padtype=self.padding, padlen=self.padlen, method=self.method)
