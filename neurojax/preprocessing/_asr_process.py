@@ -24,6 +24,7 @@ linear in the duration (one ``N``-sample window per update point is gathered in 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -34,7 +35,10 @@ from jaxtyping import Array, Float
 from ._linalg import symmetrize
 from ._yulewalk import round_half_away
 
-__all__ = ["update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "blend"]
+__all__ = [
+    "update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "reconstruction_fast",
+    "certified_trivial", "blend",
+]
 
 
 def update_points(length: int, stepsize: int, phase: int = 0, first: bool = True, final: bool = True) -> np.ndarray:
@@ -162,6 +166,58 @@ def reconstruction(
     return r, trivial
 
 
+def certified_trivial(
+    covs: Float[Array, "n C C"], v: Float[Array, "C C"], tau: Float[Array, " C"]
+) -> Array:
+    """``(n,)`` flags: updates whose every component is provably kept, without an eigendecomposition.
+
+    Component ``i`` (eigenvector ``u_i`` of ``Sigma_n``, eigenvalue ``lam_i = u_i^T Sigma_n u_i``) is
+    kept iff ``lam_i < ||T u_i||^2 = u_i^T Q u_i`` with ``Q = T^T T = V diag(tau^2) V^T``. If
+    ``Q - Sigma_n`` is positive definite, ``u^T (Q - Sigma_n) u > 0`` for every ``u``, in particular
+    for every eigenvector, so the update is trivial (``R = I``). One Cholesky factorisation tests
+    this (it fails, giving NaN, otherwise). The test is sufficient, not necessary: uncertified
+    updates take the eigendecomposition path. A relative margin (``Sigma_n`` scaled by ``1 + eps``)
+    keeps updates within rounding of the threshold on that exact path.
+    """
+    eps = 1e-3 if covs.dtype == jnp.float32 else 1e-8
+    q = (v * tau**2) @ v.T
+    chol = jnp.linalg.cholesky(symmetrize(q - (1 + eps) * covs))
+    return jnp.all(jnp.isfinite(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def reconstruction_fast(covs, v, stdevs, tau, maxdims: int, temperature):
+    """Hard-mode :func:`reconstruction` that skips the eigendecomposition of certified updates.
+
+    Updates passing :func:`certified_trivial` get ``R = I`` directly (what the eigh path returns for
+    them, exactly); the others run the eigh path one at a time under ``lax.cond``, so on a CPU the
+    work is proportional to the number of uncertified updates. Under ``vmap`` the condition becomes
+    a select and both branches run (still correct). Derivatives (``custom_jvp``) are those of the
+    eigh path for every update, so the cutoff surrogate and data gradients are unchanged.
+    """
+    c = v.shape[0]
+    ok = certified_trivial(covs, v, tau)
+
+    def one(args):
+        cov, certified = args
+
+        def full(cov):
+            r, t = reconstruction(cov[None], v, stdevs, tau, maxdims, "hard", temperature)
+            return r[0], t[0]
+
+        return jax.lax.cond(certified, lambda cov: (jnp.eye(c, dtype=cov.dtype), jnp.asarray(True)), full, cov)
+
+    return jax.lax.map(one, (covs, ok))
+
+
+@reconstruction_fast.defjvp
+def _reconstruction_fast_jvp(maxdims, primals, tangents):
+    def full(covs, v, stdevs, tau, temperature):
+        return reconstruction(covs, v, stdevs, tau, maxdims, "hard", temperature)
+
+    return jax.jvp(full, primals, tangents)
+
+
 def blend(
     y: Float[Array, "C L"],
     r: Float[Array, "n C C"],
@@ -181,8 +237,13 @@ def blend(
     t_before = jnp.concatenate([jnp.asarray(prev_trivial)[None], trivial[:-1]], axis=0)
     yb = jnp.moveaxis(y[:, gather], 0, 1)  # (n, C, k)
     beta = jnp.asarray(weight, y.dtype)[:, None, :]
-    out = beta * (r @ yb) + (1 - beta) * (r_before @ yb)
-    out = jnp.where((trivial & t_before)[:, None, None], yb, out)
+
+    def one(args):
+        # intervals between two trivial updates are copied; only repaired ones cost two matmuls
+        yj, rj, rb, bj, copy = args
+        return jax.lax.cond(copy, lambda: yj, lambda: bj * (rj @ yj) + (1 - bj) * (rb @ yj))
+
+    out = jax.lax.map(one, (yb, r, r_before, beta, trivial & t_before))
     flat = jnp.moveaxis(out, 1, 0).reshape(y.shape[0], -1)
     return flat[:, scatter]
 

@@ -19,7 +19,13 @@ from scipy.signal import lfilter
 sys.path.insert(0, str(Path(__file__).parent))
 from _asr_synth import N_CH, SFREQ, blink, clean, with_artifacts  # noqa: E402
 
-from neurojax.preprocessing._asr_process import blend_layout, reconstruction, update_points  # noqa: E402
+from neurojax.preprocessing._asr_process import (  # noqa: E402
+    blend_layout,
+    certified_trivial,
+    reconstruction,
+    reconstruction_fast,
+    update_points,
+)
 from neurojax.preprocessing._yulewalk import shaping_filter_ba  # noqa: E402
 from neurojax.preprocessing.asr import apply_asr, calibrate_asr  # noqa: E402
 
@@ -153,6 +159,40 @@ def test_reconstruction_properties(x64):
         assert np.allclose(r[i] @ r[i], r[i], atol=1e-10)
         assert np.allclose(u[:, keep].T @ r[i], u[:, keep].T, atol=1e-10)
         assert (~keep).sum() <= 5 and bool(trivial[i]) == keep.all()
+
+
+def test_cholesky_fast_path_equals_eigh_path(x64):
+    """Certified updates are trivial on the eigh path too; the fast path returns the eigh path's
+    R (exactly I where trivial, 1e-12 elsewhere: same arithmetic, one update at a time) and the
+    same directional derivatives (its custom JVP is the eigh path's, 1e-12)."""
+    rng = np.random.default_rng(7)
+    c = 6
+    a = rng.standard_normal((c, c))
+    lam_s, v = np.linalg.eigh(a @ a.T + 0.1 * np.eye(c))
+    tau = np.sqrt(lam_s) * 3.0
+    covs = []
+    for scale in (0.05, 0.2, 0.5, 2.0, 5.0, 20.0):  # well below threshold ... far above
+        b = rng.standard_normal((c, 3 * c))
+        covs.append(scale * (v * lam_s) @ v.T + 0.02 * scale * b @ b.T / (3 * c))
+    covs = jnp.asarray(np.stack(covs))
+    args = (covs, jnp.asarray(v), jnp.asarray(np.sqrt(lam_s)), jnp.asarray(tau))
+    temp = jnp.asarray(0.1)
+    r_ref, t_ref = reconstruction(*args, 4, "hard", temp)
+    r_fast, t_fast = reconstruction_fast(*args, 4, temp)
+    ok = np.asarray(certified_trivial(covs, args[1], args[3]))
+    assert ok.any() and not ok.all()  # both branches exercised
+    assert np.all(np.asarray(t_ref)[ok])  # sufficient condition
+    np.testing.assert_array_equal(np.asarray(t_fast), np.asarray(t_ref))
+    np.testing.assert_allclose(np.asarray(r_fast), np.asarray(r_ref), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.asarray(r_fast)[ok], np.broadcast_to(np.eye(c), (ok.sum(), c, c)))
+    dcov = jnp.asarray(rng.standard_normal(covs.shape))
+    dcov = dcov + jnp.swapaxes(dcov, -1, -2)
+    dtau = jnp.asarray(rng.standard_normal(c))
+    zero = jnp.zeros((c, c)), jnp.zeros(c)
+    tangents = (dcov, zero[0], zero[1], dtau)
+    _, d_ref = jax.jvp(lambda cv, vv, sd, tt: reconstruction(cv, vv, sd, tt, 4, "hard", temp)[0], args, tangents)
+    _, d_fast = jax.jvp(lambda cv, vv, sd, tt: reconstruction_fast(cv, vv, sd, tt, 4, temp)[0], args, tangents)
+    np.testing.assert_allclose(np.asarray(d_fast), np.asarray(d_ref), rtol=0, atol=1e-12)
 
 
 def test_input_errors(cal64):
