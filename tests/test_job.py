@@ -18,7 +18,7 @@ def test_meg_eeg_recording_with_ica_and_resampling(shared_data_dir, tmp_path):
     config = config_from_dict({"ica": {"enabled": True, "n_components": 15}, "resample": {"sfreq": 200.0}})
     steps = []
     cleaned, log = preprocess_recording(rec, config, progress=steps.append)
-    assert steps == ["filter", "detect", "interpolate", "asr eeg", "ica", "resample"]
+    assert steps == ["filter", "detect", "interpolate", "asr eeg", "ica", "clean"]
     # The sample data set's known bad channels are found and rebuilt.
     assert {"MEG 2443", "EEG 053"} <= set(log.interpolated)
     assert cleaned.sfreq == 200.0 and cleaned.n_channels == rec.n_channels
