@@ -127,7 +127,14 @@ def _preprocess(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import format_demo, run_demo
 
-    rec, _, rows = run_demo(args.channels, args.sfreq, args.duration, args.seed)
+    try:
+        rec, _, rows = run_demo(args.channels, args.sfreq, args.duration, args.seed)
+    except ValueError as err:
+        if "too short" not in str(err):
+            raise
+        # ASR calibrates on the clean windows only: a short simulation leaves too few of them.
+        raise ValueError(f"--duration {args.duration:g} s leaves too little clean data to calibrate ASR; "
+                         f"use --duration 30 or more ({err})") from err
     print(format_demo(rec, rows))
     return 0
 
