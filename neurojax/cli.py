@@ -3,9 +3,11 @@
 ``neurojax demo``
     simulate a recording with known artifacts, clean it with the default pipeline and print
     before/after scores against the ground truth.
-``neurojax preprocess INPUT -o OUTPUT [--config pipeline.toml] [--report report.html]``
+``neurojax preprocess INPUT -o OUTPUT [--config pipeline.toml] [--report report.html] [--chunk-duration S]``
     clean a FIF/EDF/BDF/EEGLAB/BrainVision/.npz recording with the default chain of
     :mod:`neurojax.job` and write it as FIF or .npz (needs the ``io`` extra for MNE formats).
+    The file is read lazily and cleaned in blocks of ``S`` seconds (``auto``: one pass when it
+    fits comfortably in memory, else 60 s); the output is the same either way.
 
 Errors (unreadable file, unsupported format, bad config) print one line and write nothing.
 """
@@ -18,7 +20,7 @@ import time
 
 from . import __version__
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "ProgressBar"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +38,44 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--config", help="TOML file overriding the defaults (see neurojax.config)")
     prep.add_argument("--report", help="write a QC report (self-contained HTML) here")
     prep.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    prep.add_argument("--chunk-duration", default="auto", metavar="SECONDS",
+                      help="clean in blocks of this many seconds; 'auto' (default): one pass if the recording "
+                           "fits comfortably in memory, else 60 s blocks; the output is the same either way")
     return parser
+
+
+def _chunk_duration(value: str) -> float | None:
+    if value == "auto":
+        return -1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise ValueError(f"--chunk-duration must be a positive number of seconds or 'auto', got {value!r}")
+    return seconds
+
+
+class ProgressBar:
+    """A progress bar with time left: redrawn in place on a terminal, one line per 10 % otherwise."""
+
+    def __init__(self, label: str, stream=None, width: int = 30):
+        self.label, self.stream, self.width = label, stream or sys.stdout, width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.start = time.perf_counter()
+        self.last_decile = 0
+
+    def __call__(self, fraction: float) -> None:
+        elapsed = time.perf_counter() - self.start
+        left = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        filled = int(round(self.width * fraction))
+        text = f"  {self.label} [{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f} %  {elapsed:6.1f} s, ~{left:.0f} s left"
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if fraction >= 1 else ""))
+            self.stream.flush()
+        elif int(fraction * 10) > self.last_decile or fraction >= 1:
+            self.last_decile = int(fraction * 10)
+            print(text, file=self.stream, flush=True)
 
 
 def _preprocess(args: argparse.Namespace) -> int:
@@ -44,7 +83,7 @@ def _preprocess(args: argparse.Namespace) -> int:
 
     from . import io
     from .config import load_config
-    from .job import preprocess_recording
+    from .job import auto_chunk_duration, preprocess_to_file
 
     output = Path(args.output)
     if output.suffix.lower() not in (".fif", ".npz") and not output.name.lower().endswith(".fif.gz"):
@@ -53,14 +92,22 @@ def _preprocess(args: argparse.Namespace) -> int:
         if target.exists() and not args.overwrite:
             raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
     config = load_config(args.config)  # before reading: a bad config fails fast
-    raw = io.read_raw(args.input)
-    print(f"read {args.input}: {raw.n_channels} channels, {raw.n_times / raw.sfreq:.1f} s at {raw.sfreq:g} Hz", flush=True)
+    chunk = _chunk_duration(args.chunk_duration)
+    raw = io.read_raw(args.input, preload=False)
+    chunk = auto_chunk_duration(raw) if chunk == -1.0 else chunk
+    blocks = "one pass" if chunk is None else f"blocks of {chunk:g} s"
+    print(f"read {args.input}: {raw.n_channels} channels, {raw.n_times / raw.sfreq:.1f} s at {raw.sfreq:g} Hz ({blocks})", flush=True)
     started = time.perf_counter()
+    bar = ProgressBar("clean")
 
     def progress(step: str) -> None:
         print(f"  [{time.perf_counter() - started:7.1f} s] {step} ...", flush=True)
+        if step == "clean":
+            bar.start = time.perf_counter()
 
-    cleaned, log = preprocess_recording(raw, config, progress=progress)
+    # Blocks are written to a temporary file and only turned into OUTPUT once every step succeeded.
+    before, cleaned, log = preprocess_to_file(raw, config, output, overwrite=args.overwrite, progress=progress,
+                                              advance=bar, chunk_duration=chunk)
     print("  time per step: " + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in log.seconds.items()))
     bads = sum(log.bads.values(), [])
     print(f"bad channels: {bads or 'none'}; interpolated: {log.interpolated or 'none'}")
@@ -68,16 +115,11 @@ def _preprocess(args: argparse.Namespace) -> int:
         print(f"ASR {ch_type}: {100 * fraction:.1f} % of samples changed")
     if log.ica is not None:
         print(f"ICA: excluded components {log.ica_excluded or 'none'}")
-    # Everything succeeded: only now write, so a failure leaves no partial output.
-    if output.suffix.lower() == ".npz":
-        io.write_npz(output, cleaned)
-    else:
-        io.write_fif(output, cleaned, overwrite=args.overwrite)
     print(f"wrote {output}")
     if args.report:
         from .report import write_report
 
-        write_report(args.report, raw, cleaned, log, source=str(args.input))
+        write_report(args.report, before, cleaned, log, source=str(args.input))
         print(f"wrote {args.report}")
     return 0
 
@@ -85,7 +127,14 @@ def _preprocess(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from ._demo import format_demo, run_demo
 
-    rec, _, rows = run_demo(args.channels, args.sfreq, args.duration, args.seed)
+    try:
+        rec, _, rows = run_demo(args.channels, args.sfreq, args.duration, args.seed)
+    except ValueError as err:
+        if "too short" not in str(err):
+            raise
+        # ASR calibrates on the clean windows only: a short simulation leaves too few of them.
+        raise ValueError(f"--duration {args.duration:g} s leaves too little clean data to calibrate ASR; "
+                         f"use --duration 30 or more ({err})") from err
     print(format_demo(rec, rows))
     return 0
 

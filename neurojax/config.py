@@ -25,6 +25,10 @@ Example ``pipeline.toml`` (the values shown are the defaults)::
     [resample]
     sfreq = false           # Hz, or false to keep the rate
 
+    [fit]
+    max_duration = 300.0    # s: longer recordings are fitted on evenly spaced segments of
+    segment = 30.0          # s each, then cleaned whole, block by block
+
 Unknown sections or keys are errors (a misspelt key must not silently fall back to a default).
 """
 
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FilterConfig", "BadChannelConfig", "ASRConfig", "ICAConfig", "ResampleConfig", "PreprocessConfig", "load_config"]
+__all__ = ["FilterConfig", "BadChannelConfig", "ASRConfig", "ICAConfig", "ResampleConfig", "FitConfig", "PreprocessConfig", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -72,12 +76,19 @@ class ResampleConfig:
 
 
 @dataclass(frozen=True)
+class FitConfig:
+    max_duration: float = 300.0
+    segment: float = 30.0
+
+
+@dataclass(frozen=True)
 class PreprocessConfig:
     filter: FilterConfig = field(default_factory=FilterConfig)
     bad_channels: BadChannelConfig = field(default_factory=BadChannelConfig)
     asr: ASRConfig = field(default_factory=ASRConfig)
     ica: ICAConfig = field(default_factory=ICAConfig)
     resample: ResampleConfig = field(default_factory=ResampleConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
 
 
 _OPTIONAL_FLOATS = {("filter", "highpass"), ("filter", "lowpass"), ("filter", "line_freq"), ("resample", "sfreq")}

@@ -17,7 +17,7 @@ import numpy as np
 
 from .datasets import Recording, load_npz
 
-__all__ = ["SUPPORTED_SUFFIXES", "read_raw", "write_fif", "write_npz", "to_mne"]
+__all__ = ["SUPPORTED_SUFFIXES", "LazyData", "read_raw", "read_block", "write_fif", "write_npz", "to_mne", "mne_info"]
 
 SUPPORTED_SUFFIXES = {
     ".fif": "FIF (Neuromag/MNE)",
@@ -30,6 +30,35 @@ SUPPORTED_SUFFIXES = {
 }
 
 _HEAD_FRAME = 4  # FIFFV_COORD_HEAD
+
+
+class LazyData:
+    """``(n_channels, n_times)`` samples left in the file: MNE reads a time range on request.
+
+    Stands in for ``Recording.data`` when :func:`read_raw` is called with ``preload=False``;
+    :func:`read_block` reads from it (or from an in-memory array) without loading the rest.
+    """
+
+    def __init__(self, raw: Any):
+        self._raw = raw
+        self.shape = (len(raw.ch_names), raw.n_times)
+        self.dtype = np.dtype(np.float64)
+        self.ndim = 2
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Samples ``[start, stop)`` of every channel, float64 in SI units."""
+        return self._raw.get_data(start=int(start), stop=int(stop), verbose="error")
+
+    def __array__(self, dtype=None, copy=None):  # a full read, for code that needs the array
+        data = self.read(0, self.shape[1])
+        return data if dtype is None else data.astype(dtype)
+
+
+def read_block(data: Any, start: int, stop: int) -> np.ndarray:
+    """Columns ``[start, stop)`` of a recording's ``data`` (an array or :class:`LazyData`)."""
+    if isinstance(data, LazyData):
+        return data.read(start, stop)
+    return np.asarray(data[:, start:stop])
 
 
 def _suffix(path: Path) -> str:
@@ -69,12 +98,14 @@ def _geometry(info: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pos, ori, coil
 
 
-def read_raw(path: str | Path, *, eog: tuple[str, ...] = ()) -> Recording:
+def read_raw(path: str | Path, *, eog: tuple[str, ...] = (), preload: bool = True) -> Recording:
     """Read a continuous recording into arrays and metadata.
 
     Arguments:
         path: a ``.fif``, ``.edf``, ``.bdf``, ``.set``, ``.vhdr`` or shared-layout ``.npz`` file.
         eog: channel names to relabel as EOG after reading (their positions are kept).
+        preload: ``False`` leaves the samples of MNE formats in the file (``data`` is a
+            :class:`LazyData`; read ranges with :func:`read_block`), for recordings larger than memory.
 
     Returns:
         A :class:`~neurojax.datasets.Recording`; ``info`` holds the MNE ``Info`` for writing back.
@@ -94,7 +125,7 @@ def read_raw(path: str | Path, *, eog: tuple[str, ...] = ()) -> Recording:
         return load_npz(path)
     mne = _import_mne()
     try:
-        raw = mne.io.read_raw(path, preload=True, verbose="error")
+        raw = mne.io.read_raw(path, preload=preload, verbose="error")
     except Exception as err:  # MNE raises many types for corrupt files; report one clear line
         raise ValueError(f"{path}: cannot be read as {SUPPORTED_SUFFIXES[suffix]} ({type(err).__name__}: {err})") from err
     if eog:
@@ -106,7 +137,7 @@ def read_raw(path: str | Path, *, eog: tuple[str, ...] = ()) -> Recording:
 
 
 def from_mne(raw: Any, source: str = "") -> Recording:
-    """Convert an MNE ``Raw`` object to a :class:`~neurojax.datasets.Recording`."""
+    """Convert an MNE ``Raw`` object to a :class:`~neurojax.datasets.Recording` (lazy data if not preloaded)."""
     mne = _import_mne()
     info = raw.info
     pos, ori, coil = _geometry(info)
@@ -119,7 +150,7 @@ def from_mne(raw: Any, source: str = "") -> Recording:
         events[:, 0] -= raw.first_samp
         event_id = {str(c): int(c) for c in sorted(set(events[:, 2].tolist()))}
     return Recording(
-        data=raw.get_data(),
+        data=raw.get_data() if raw.preload else LazyData(raw),
         sfreq=float(info["sfreq"]),
         ch_names=tuple(raw.ch_names),
         ch_types=tuple(raw.get_channel_types()),
@@ -144,6 +175,12 @@ def to_mne(recording: Recording, data: np.ndarray | None = None) -> Any:
     data = np.asarray(recording.data if data is None else data, dtype=np.float64)
     if data.shape[0] != recording.n_channels:
         raise ValueError(f"data has {data.shape[0]} channels but the recording has {recording.n_channels}")
+    return mne.io.RawArray(data, mne_info(recording), verbose="error")
+
+
+def mne_info(recording: Recording) -> Any:
+    """The MNE ``Info`` to write ``recording`` with: its own (rate and bads updated) or a new one."""
+    mne = _import_mne()
     if recording.info is not None:
         info = recording.info.copy()
         if not np.isclose(info["sfreq"], recording.sfreq):
@@ -153,7 +190,7 @@ def to_mne(recording: Recording, data: np.ndarray | None = None) -> Any:
     else:
         info = mne.create_info(list(recording.ch_names), recording.sfreq, list(recording.ch_types), verbose="error")
         info["bads"] = list(recording.bads)
-    return mne.io.RawArray(data, info, verbose="error")
+    return info
 
 
 def write_fif(path: str | Path, recording: Recording, data: np.ndarray | None = None, *, overwrite: bool = False) -> Path:
@@ -169,10 +206,14 @@ def write_npz(path: str | Path, recording: Recording, data: np.ndarray | None = 
     """Write the shared ``.npz`` layout (readable with ``numpy.load`` or :func:`~neurojax.datasets.load_npz`)."""
     path = Path(path)
     rec = recording if data is None else replace(recording, data=np.asarray(data))
+    np.savez_compressed(path, data=np.asarray(rec.data, dtype=np.float32), **npz_metadata(rec))
+    return path
+
+
+def npz_metadata(rec: Recording) -> dict[str, np.ndarray]:
+    """Every array of the shared ``.npz`` layout except ``data``."""
     names = sorted(rec.event_id, key=rec.event_id.get)
-    np.savez_compressed(
-        path,
-        data=np.asarray(rec.data, dtype=np.float32),
+    return dict(
         sfreq=np.float64(rec.sfreq),
         ch_names=np.array(rec.ch_names, dtype=str),
         ch_types=np.array(rec.ch_types, dtype=str),
@@ -185,4 +226,3 @@ def write_npz(path: str | Path, recording: Recording, data: np.ndarray | None = 
         event_codes=np.array([rec.event_id[k] for k in names], dtype=np.int64),
         source=np.array(rec.source),
     )
-    return path

@@ -16,225 +16,264 @@ Steps (each configurable in :mod:`neurojax.config`):
    nearest original sample.
 
 Stim and other non-data channels pass through untouched (except resampling).
+
+Two phases. *Fit* (:mod:`neurojax._job_fit`) learns bad channels, interpolation matrices, ASR
+calibration and ICA from the recording, or from evenly spaced segments of a long one. *Clean*
+streams the whole recording through the fixed chain in blocks of ``chunk_duration`` seconds
+(:mod:`neurojax._streaming`): zero-phase filters with overlap margins, ASR through its streaming
+state, interpolation and ICA as per-sample matrices, polyphase resampling on aligned buffers. The
+concatenated blocks equal the one-pass result (to ~1e-10 of the data's scale in float64), so
+memory is bounded by the block size, not the recording.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._job_fit import DATA_TYPES, FILTERED_TYPES, FittedChain, JobLog, filter_stages, fit_chain, indices
+from ._streaming import MatrixStage, ResampleStream, Subset, ZeroPhaseStream, run_stages
 from .config import PreprocessConfig
 from .datasets import Recording
-from .preprocessing.asr import ASR
-from .preprocessing.bad_channels import find_bad_channels
-from .preprocessing.filter import IIRFilter
-from .preprocessing.ica import FastICA, find_bads_ref
-from .preprocessing.interpolate import Interpolator
-from .preprocessing.pipeline import Pipeline
-from .preprocessing.resample import resample_minimal
+from .io import read_block
+from .preprocessing.asr import asr_stream_init, asr_stream_process
+from .preprocessing.resample import rational_ratio
 
-__all__ = ["FILTERED_TYPES", "DATA_TYPES", "JobLog", "filter_stages", "preprocess_recording"]
+__all__ = ["FILTERED_TYPES", "DATA_TYPES", "JobLog", "filter_stages", "preprocess_recording", "preprocess_to_file", "auto_chunk_duration"]
 
-DATA_TYPES = ("eeg", "mag", "grad")
-"""Channel types that are cleaned (detection, interpolation, ASR)."""
-FILTERED_TYPES = DATA_TYPES + ("eog", "ecg")
-"""Channel types that are filtered (references are filtered too, so ICA scores compare like with like)."""
+DEFAULT_CHUNK_SECONDS = 60.0
 
 
-@dataclass
-class JobLog:
-    """What the job did, for the console summary and the QC report."""
+class _ASRStage:
+    """ASR through its streaming state (on scaled data), counting what it changed per second."""
 
-    bads: dict[str, list[str]] = field(default_factory=dict)
-    interpolated: list[str] = field(default_factory=list)
-    not_interpolated: list[str] = field(default_factory=list)
-    asr_changed_fraction: dict[str, float] = field(default_factory=dict)
-    asr_before: dict[str, np.ndarray] = field(default_factory=dict)
-    asr_after: dict[str, np.ndarray] = field(default_factory=dict)
-    ica: FastICA | None = None
-    ica_channels: list[str] = field(default_factory=list)
-    ica_excluded: list[int] = field(default_factory=list)
-    ica_scores: np.ndarray | None = None
-    ica_sources: np.ndarray | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
+    def __init__(self, state, scale: float, peak: float, sfreq: float, n_total: int, dtype):
+        self.stream = asr_stream_init(state, dtype=jnp.dtype(dtype))
+        self.first = self.stream.params.lookahead + 1  # the stream's first call needs this many samples
+        self.scale, self.threshold, self.second = scale, 1e-3 * peak, max(1, int(sfreq))
+        self._held = None  # input before the first call
+        self._inputs = None  # inputs awaiting their output (ASR delays by its look-ahead)
+        self._pos = 0
+        n_sec = n_total // self.second + 1
+        self.energy, self.removed = np.zeros(n_sec), np.zeros(n_sec)
+        self.changed = 0
 
+    def push(self, x: np.ndarray, final: bool = False) -> np.ndarray:
+        self._inputs = x if self._inputs is None else np.concatenate([self._inputs, x], axis=1)
+        if self._held is not None:
+            x = np.concatenate([self._held, x], axis=1)
+        if x.shape[1] < self.first and not final and self.stream.counters.received == 0:
+            self._held = x
+            return x[:, :0]
+        self._held = None
+        if x.shape[1] == 0 and not final:
+            return x
+        y, self.stream = asr_stream_process(jnp.asarray(x / self.scale), self.stream, final=final)
+        y = np.asarray(y).astype(x.dtype) * self.scale
+        k = y.shape[1]
+        before, self._inputs = self._inputs[:, :k], self._inputs[:, k:]
+        diff = before - y
+        bins = (self._pos + np.arange(k)) // self.second
+        np.add.at(self.energy, bins, np.sum(before.astype(np.float64) ** 2, axis=0))
+        np.add.at(self.removed, bins, np.sum(diff.astype(np.float64) ** 2, axis=0))
+        self.changed += int(np.sum(np.abs(diff).max(axis=0) > self.threshold))
+        self._pos += k
+        return y
 
-def filter_stages(sfreq: float, highpass: float | None, lowpass: float | None, line_freq: float | None) -> list[IIRFilter]:
-    """The filter layers of the default chain (shared by the demo and the job)."""
-    stages = []
-    if highpass is not None and lowpass is not None:
-        stages.append(IIRFilter(jnp.asarray([highpass, lowpass]), sfreq, btype="bandpass"))
-    elif highpass is not None:
-        stages.append(IIRFilter(jnp.asarray(highpass), sfreq, btype="highpass"))
-    elif lowpass is not None:
-        stages.append(IIRFilter(jnp.asarray(lowpass), sfreq, btype="lowpass"))
-    if line_freq is not None and line_freq < 0.45 * sfreq:
-        half_width = line_freq / 400.0 + 0.5  # MNE: notch width f/200 plus a 1 Hz transition band
-        stages.append(IIRFilter(jnp.asarray([line_freq - half_width, line_freq + half_width]), sfreq, btype="bandstop"))
-    return stages
-
-
-def _indices(rec: Recording, types: tuple[str, ...]) -> np.ndarray:
-    return np.flatnonzero(np.isin(np.asarray(rec.ch_types), types))
-
-
-def _interpolate_meg(rec: Recording, data: np.ndarray, meg: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """MNE field mapping from the FIF geometry; the sphere origin is fitted to the head shape."""
-    import mne
-
-    from .preprocessing.interpolate import meg_field_interpolate
-
-    info = rec.info
-    _, origin, _ = mne.bem.fit_sphere_to_headshape(info, units="m", verbose="error")
-    picks = [info["ch_names"].index(rec.ch_names[i]) for i in meg]
-    loc = np.array([info["chs"][p]["loc"] for p in picks])
-    coil = np.array([info["chs"][p]["coil_type"] for p in picks])
-    projs = [p for p in info["projs"] if p["active"]]
-    proj_vectors = None
-    if projs:
-        proj, _, _ = mne.io.proj.make_projector(projs, [rec.ch_names[i] for i in meg], verbose="error")
-        proj_vectors = np.linalg.svd(np.eye(len(meg)) - proj)[0][:, : len(projs)]
-    return np.asarray(
-        meg_field_interpolate(
-            data, bad, loc=loc, coil_type=coil, dev_head_t=np.asarray(info["dev_head_t"]["trans"]), origin=origin, proj_vectors=proj_vectors
-        )
-    )
+    def activity(self) -> np.ndarray:
+        """Share of the signal energy removed in each complete second."""
+        n = self._pos // self.second
+        return np.clip(self.removed[:n] / np.maximum(self.energy[:n], 1e-300), 0, 1)
 
 
-def _begin(progress: Callable[[str], None] | None, step: str) -> float:
+def _resample_ratio(rec: Recording, config: PreprocessConfig) -> tuple[int, int] | None:
+    target = config.resample.sfreq
+    if target is None or np.isclose(target, rec.sfreq):
+        return None
+    up, down, _, _ = rational_ratio(rec.sfreq, target)
+    return up, down
+
+
+def _clean_stages(rec: Recording, config: PreprocessConfig, chain: FittedChain, dtype) -> tuple[list, list]:
+    n = rec.n_times
+    stages = [Subset(chain.filt_idx, ZeroPhaseStream(sos, padlen, n)) for sos, padlen in chain.filters]
+    stages += [Subset(rows, MatrixStage(t, offset)) for rows, t, offset in chain.matrices]
+    asr = []
+    for ch_type, rows, state, scale, peak in chain.asr:
+        stage = _ASRStage(state, scale, peak, rec.sfreq, n, dtype)
+        stages.append(Subset(rows, stage))
+        asr.append((ch_type, stage))
+    if chain.ica is not None:
+        rows, t, offset = chain.ica
+        stages.append(Subset(rows, MatrixStage(t, offset)))
+    ratio = _resample_ratio(rec, config)
+    if ratio is not None:
+        stages.append(ResampleStream(*ratio, n, chain.filt_idx))
+    return stages, asr
+
+
+def _block_length(rec: Recording, chain: FittedChain, chunk_duration: float | None) -> int:
+    if chunk_duration is None:
+        return rec.n_times
+    if not chunk_duration > 0:
+        raise ValueError(f"chunk duration must be a positive number of seconds, got {chunk_duration}")
+    step = 1
+    for _, _, state, _, _ in chain.asr:  # blocks on ASR's update grid: its kernel compiles once
+        c = np.asarray(state.mixing_matrix).shape[0]
+        step = math.lcm(step, asr_stream_init(state).params.stepsize) if c else step
+    n = max(step, int(round(chunk_duration * rec.sfreq)) // step * step)
+    return min(n, rec.n_times)
+
+
+class _Preview:
+    """Copies of the output at the fit segments (the QC report's "after"), taken as blocks pass."""
+
+    def __init__(self, segments: list[tuple[int, int]], factor: float):
+        self.ranges = [(int(round(a * factor)), int(round(b * factor))) for a, b in segments]
+        self.parts: list[list[np.ndarray]] = [[] for _ in self.ranges]
+        self.pos = 0
+
+    def add(self, y: np.ndarray) -> None:
+        lo, hi = self.pos, self.pos + y.shape[1]
+        for parts, (a, b) in zip(self.parts, self.ranges):
+            if a < hi and lo < b:
+                parts.append(y[:, max(a, lo) - lo : min(b, hi) - lo].copy())
+        self.pos = hi
+
+    def data(self) -> np.ndarray:
+        return np.concatenate([np.concatenate(p, axis=1) for p in self.parts if p], axis=1)
+
+
+def _stream(rec, config, chain, log, *, block_len, dtype, write, advance) -> None:
+    """Clean the whole recording block by block; ``write`` receives the output blocks in order."""
+    stages, asr = _clean_stages(rec, config, chain, dtype)
+    start = time.perf_counter()
+    n = rec.n_times
+    for a in range(0, n, block_len):
+        b = min(n, a + block_len)
+        y = run_stages(stages, read_block(rec.data, a, b).astype(dtype), final=b == n)
+        if y.shape[1]:
+            write(y)
+        if advance is not None:
+            advance(b / n)
+    for ch_type, stage in asr:
+        log.asr_changed_fraction[ch_type] = stage.changed / n
+        log.asr_activity[ch_type] = stage.activity()
+    log.seconds["clean"] = time.perf_counter() - start
+
+
+def _output_meta(rec: Recording, config: PreprocessConfig, chain: FittedChain, log: JobLog, n_out: int) -> Recording:
+    """The cleaned recording's metadata (rate, events, bads) for ``n_out`` output samples."""
+    out = replace(rec, bads=tuple(sorted(chain.bads - set(log.interpolated))))
+    if _resample_ratio(rec, config) is None:
+        return out
+    achieved = rec.sfreq * n_out / rec.n_times
+    events = rec.events.copy()
+    events[:, 0] = np.round(events[:, 0] * achieved / rec.sfreq).astype(np.int64)
+    return replace(out, sfreq=float(config.resample.sfreq), events=events)
+
+
+def _fit(rec, config, key, dtype, progress) -> tuple[FittedChain, JobLog]:
+    log = JobLog()
+    key = jax.random.PRNGKey(0) if key is None else key
+    chain = fit_chain(rec, config, log, key=key, dtype=dtype, progress=progress)
     if progress is not None:
-        progress(step)
-    return time.perf_counter()
-
-
-def _timed(log: JobLog, name: str, start: float) -> None:
-    log.seconds[name] = log.seconds.get(name, 0.0) + time.perf_counter() - start
+        progress("clean")
+    return chain, log
 
 
 def preprocess_recording(
-    rec: Recording, config: PreprocessConfig, *, key: jax.Array | None = None, progress: Callable[[str], None] | None = None
+    rec: Recording,
+    config: PreprocessConfig,
+    *,
+    key: jax.Array | None = None,
+    progress: Callable[[str], None] | None = None,
+    advance: Callable[[float], None] | None = None,
+    chunk_duration: float | None = None,
+    dtype=np.float32,
 ) -> tuple[Recording, JobLog]:
-    """Run the default chain on ``rec``; return the cleaned recording and a log.
+    """Run the default chain on ``rec``; return the cleaned recording (in memory) and a log.
 
-    ``progress`` is called with each step's name as it starts (the CLI prints it).
+    Arguments:
+        rec: the recording (``data`` an array or :class:`neurojax.io.LazyData`).
+        config: the job's settings.
+        key: PRNG key for ICA.
+        progress: called with each step's name as it starts (the CLI prints it).
+        advance: called with the fraction of the recording cleaned after each block.
+        chunk_duration: seconds per block of the clean phase; ``None`` = one block.
+        dtype: working precision (float32; float64 for parity checks).
 
     Raises:
         ValueError: nothing to clean, a step needs something the recording lacks (e.g. ICA
             without EOG channels), or a stage rejects the data.
     """
-    key = jax.random.PRNGKey(0) if key is None else key
-    log = JobLog()
-    data = np.array(rec.data, dtype=np.float32)
-    sfreq = rec.sfreq
-    data_idx = _indices(rec, DATA_TYPES)
-    if data_idx.size == 0:
-        raise ValueError(f"no EEG or MEG channels to clean (channel types: {sorted(set(rec.ch_types))})")
-
-    start = _begin(progress, "filter")
-    filt_idx = _indices(rec, FILTERED_TYPES)
-    stages = filter_stages(sfreq, config.filter.highpass, config.filter.lowpass, config.filter.line_freq)
-    if stages:
-        data[filt_idx] = np.asarray(Pipeline(stages, sfreq=sfreq)(jnp.asarray(data[filt_idx])))
-    _timed(log, "filter", start)
-
-    bads = set(rec.bads)
-    if config.bad_channels.detect:
-        start = _begin(progress, "detect")
-        types = tuple(rec.ch_types[i] for i in data_idx)
-        found = find_bad_channels(jnp.asarray(data[data_idx]), sfreq, ch_types=types)
-        bads |= {rec.ch_names[data_idx[i]] for i in np.flatnonzero(np.asarray(found.mask))}
-        _timed(log, "detect", start)
-    for ch_type in DATA_TYPES:
-        log.bads[ch_type] = [rec.ch_names[i] for i in _indices(rec, (ch_type,)) if rec.ch_names[i] in bads]
-
-    if config.bad_channels.interpolate and bads:
-        start = _begin(progress, "interpolate")
-        eeg = _indices(rec, ("eeg",))
-        eeg_bad = np.array([rec.ch_names[i] in bads for i in eeg])
-        if eeg_bad.any():
-            if np.all(np.isfinite(rec.pos[eeg])):
-                data[eeg] = np.asarray(Interpolator(rec.pos[eeg], bad_mask=eeg_bad)(jnp.asarray(data[eeg])))
-                log.interpolated += [rec.ch_names[i] for i in eeg[eeg_bad]]
-            else:
-                log.not_interpolated += [rec.ch_names[i] for i in eeg[eeg_bad]]
-                log.notes.append("EEG positions missing: bad EEG channels kept and marked bad")
-        meg = _indices(rec, ("mag", "grad"))
-        meg_bad = np.array([rec.ch_names[i] in bads for i in meg])
-        if meg_bad.any():
-            if rec.info is not None:
-                data[meg] = _interpolate_meg(rec, data[meg], meg, meg_bad)
-                log.interpolated += [rec.ch_names[i] for i in meg[meg_bad]]
-            else:
-                log.not_interpolated += [rec.ch_names[i] for i in meg[meg_bad]]
-                log.notes.append("MEG field mapping needs the sensor geometry of a FIF file: MEG bads kept and marked bad")
-        _timed(log, "interpolate", start)
-
-    if config.asr.enabled:
-        for ch_type in config.asr.types:
-            idx = _indices(rec, (ch_type,))
-            if idx.size < 2:
-                continue
-            start = _begin(progress, f"asr {ch_type}")
-            before = data[idx].copy()
-            # Units: ASR's statistics are relative, but microvolt/femtotesla scales keep float32 tidy.
-            scale = float(np.median(np.std(before, axis=1))) or 1.0
-            x = jnp.asarray(before / scale)
-            asr = ASR(sfreq, cutoff=config.asr.cutoff).fit(x)
-            after = np.asarray(asr(x)) * scale
-            data[idx] = after
-            log.asr_before[ch_type], log.asr_after[ch_type] = before, after
-            changed = np.abs(after - before).max(axis=0) > 1e-3 * np.abs(before).max()
-            log.asr_changed_fraction[ch_type] = float(changed.mean())
-            _timed(log, f"asr {ch_type}", start)
-
-    if config.ica.enabled:
-        start = _begin(progress, "ica")
-        eeg = _indices(rec, ("eeg",))
-        refs = list(config.ica.eog) or [rec.ch_names[i] for i in _indices(rec, ("eog",))]
-        missing = [r for r in refs if r not in rec.ch_names]
-        if missing:
-            raise ValueError(f"[ica] eog names {missing} are not channels of this recording")
-        if not refs:
-            raise ValueError("ICA needs EOG reference channels: none are typed 'eog'; list them in [ica] eog = [...]")
-        ref_idx = [rec.ch_names.index(r) for r in refs]
-        scale = float(np.median(np.std(data[eeg], axis=1))) or 1.0
-        n_comp = config.ica.n_components
-        n_comp = int(n_comp) if n_comp >= 1 else float(n_comp)
-        ica = FastICA(n_components=n_comp, max_iter=500, store_sources=False).fit(jnp.asarray(data[eeg] / scale), key=key)
-        sources = ica.sources(jnp.asarray(data[eeg] / scale))
-        excluded, scores = find_bads_ref(sources, jnp.asarray(data[ref_idx]), config.ica.threshold, sfreq=sfreq)
-        ica = ica.set_exclude(excluded)
-        data[eeg] = np.asarray(ica(jnp.asarray(data[eeg] / scale))) * scale
-        log.ica, log.ica_channels, log.ica_excluded = ica, [rec.ch_names[i] for i in eeg], list(excluded)
-        log.ica_scores, log.ica_sources = np.asarray(scores), np.asarray(sources)
-        _timed(log, "ica", start)
-
-    out = replace(rec, data=data, bads=tuple(sorted(bads - set(log.interpolated))))
-    if config.resample.sfreq is not None and not np.isclose(config.resample.sfreq, sfreq):
-        start = _begin(progress, "resample")
-        out = _resample(out, config.resample.sfreq)
-        _timed(log, "resample", start)
-    return out, log
+    chain, log = _fit(rec, config, key, dtype, progress)
+    blocks: list[np.ndarray] = []
+    _stream(rec, config, chain, log, block_len=_block_length(rec, chain, chunk_duration), dtype=dtype,
+            write=blocks.append, advance=advance)
+    data = np.concatenate(blocks, axis=1)
+    return replace(_output_meta(rec, config, chain, log, data.shape[1]), data=data), log
 
 
-def _resample(rec: Recording, target: float) -> Recording:
-    data_idx = _indices(rec, FILTERED_TYPES)
-    other = np.setdiff1d(np.arange(rec.n_channels), data_idx)
-    resampled = np.asarray(resample_minimal(jnp.asarray(rec.data[data_idx]), rec.sfreq, target))
-    n_out = resampled.shape[-1]
-    achieved = rec.sfreq * n_out / rec.n_times
-    data = np.zeros((rec.n_channels, n_out), dtype=rec.data.dtype)
-    data[data_idx] = resampled
-    nearest = np.minimum(np.round(np.arange(n_out) * rec.sfreq / achieved).astype(int), rec.n_times - 1)
-    data[other] = rec.data[other][:, nearest]
-    events = rec.events.copy()
-    events[:, 0] = np.round(events[:, 0] * achieved / rec.sfreq).astype(np.int64)
-    info = rec.info
-    return replace(rec, data=data, sfreq=float(target), events=events, info=info)
+def preprocess_to_file(
+    rec: Recording,
+    config: PreprocessConfig,
+    output: str | Path,
+    *,
+    overwrite: bool = False,
+    key: jax.Array | None = None,
+    progress: Callable[[str], None] | None = None,
+    advance: Callable[[float], None] | None = None,
+    chunk_duration: float | None = None,
+) -> tuple[Recording, Recording, JobLog]:
+    """Clean ``rec`` block by block into ``output`` (``.fif`` or ``.npz``), never holding it whole.
 
+    Cleaned blocks go to a temporary file beside ``output`` and are written out only once every
+    step succeeded (the temporary file is removed in any case).
+
+    Returns:
+        ``(before, after, log)``: the fit segments of the input and the same stretches of the
+        output (for the QC report), and the log.
+    """
+    from . import io
+    from ._blockfile import BlockFile, write_fif_from_blocks, write_npz_from_blocks
+
+    chain, log = _fit(rec, config, key, np.float32, progress)
+    ratio = _resample_ratio(rec, config)
+    preview = _Preview(log.fit_segments, 1.0 if ratio is None else ratio[0] / ratio[1])
+    blocks = BlockFile(output, rec.n_channels)
+    try:
+        def write(y: np.ndarray) -> None:
+            blocks.append(y)
+            preview.add(y)
+
+        _stream(rec, config, chain, log, block_len=_block_length(rec, chain, chunk_duration), dtype=np.float32,
+                write=write, advance=advance)
+        samples = blocks.finish()
+        meta = _output_meta(rec, config, chain, log, samples.shape[0])
+        if Path(output).suffix.lower() == ".npz":
+            write_npz_from_blocks(output, replace(meta, data=np.zeros((rec.n_channels, 0))), samples)
+        else:
+            write_fif_from_blocks(output, io.mne_info(meta), samples, overwrite=overwrite)
+    finally:
+        blocks.remove()
+    before = replace(rec, data=chain.raw_fit)
+    return before, replace(meta, data=preview.data()), log
+
+
+def auto_chunk_duration(rec: Recording) -> float | None:
+    """``None`` (one pass) when ~10 float32 copies of the recording fit in half the free memory, else 60 s."""
+    need = 10 * 4 * rec.n_channels * rec.n_times
+    try:
+        with open("/proc/meminfo") as f:
+            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        free = 8 << 30
+    return None if need <= free / 2 else DEFAULT_CHUNK_SECONDS

@@ -33,15 +33,6 @@ def _type_index(rec: Recording, ch_type: str) -> np.ndarray:
     return np.flatnonzero(np.asarray(rec.ch_types) == ch_type)
 
 
-def _energy_removed_per_second(before: np.ndarray, after: np.ndarray, sfreq: float) -> tuple[np.ndarray, np.ndarray]:
-    n = int(sfreq)
-    n_seconds = before.shape[1] // n
-    b = before[:, : n_seconds * n].reshape(before.shape[0], n_seconds, n)
-    d = (before - after)[:, : n_seconds * n].reshape(before.shape[0], n_seconds, n)
-    fraction = np.sum(d**2, axis=(0, 2)) / np.maximum(np.sum(b**2, axis=(0, 2)), 1e-300)
-    return np.arange(n_seconds) + 0.5, np.clip(fraction, 0, 1)
-
-
 def write_report(path: str | Path, raw: Recording, cleaned: Recording, log: JobLog, *, source: str = "") -> Path:
     """Write the QC report of one run to ``path`` (a self-contained HTML file)."""
     path = Path(path)
@@ -49,7 +40,7 @@ def write_report(path: str | Path, raw: Recording, cleaned: Recording, log: JobL
     summary = [
         ("input", source or raw.source or "(in memory)"),
         ("channels", f"{raw.n_channels} ({', '.join(f'{t}: {raw.ch_types.count(t)}' for t in sorted(set(raw.ch_types)))})"),
-        ("duration", f"{raw.n_times / raw.sfreq:.1f} s at {raw.sfreq:g} Hz" + (f" -> {cleaned.sfreq:g} Hz" if cleaned.sfreq != raw.sfreq else "")),
+        ("duration" if len(log.fit_segments) <= 1 else "figures drawn from", f"{raw.n_times / raw.sfreq:.1f} s at {raw.sfreq:g} Hz" + (f" -> {cleaned.sfreq:g} Hz" if cleaned.sfreq != raw.sfreq else "")),
         ("bad channels", ", ".join(sum(log.bads.values(), [])) or "none"),
         ("interpolated", ", ".join(log.interpolated) or "none"),
         ("ASR: share of samples changed", ", ".join(f"{t}: {100 * f:.1f} %" for t, f in log.asr_changed_fraction.items()) or "not run"),
@@ -80,8 +71,9 @@ def write_report(path: str | Path, raw: Recording, cleaned: Recording, log: JobL
         parts.append(_img(figures.channel_rms(names, rms_b, rms_a, log.bads.get(ch_type, []), f"{ch_type} RMS per channel", unit), f"{ch_type}: RMS per channel (bad channels in red)"))
         if np.all(np.isfinite(raw.pos[idx])):
             parts.append(_img(figures.sensor_layout(raw.pos[idx], names, log.bads.get(ch_type, []), f"{ch_type} sensors"), f"{ch_type}: sensor layout with bad channels"))
-        if ch_type in log.asr_before:
-            t, frac = _energy_removed_per_second(log.asr_before[ch_type], log.asr_after[ch_type], raw.sfreq)
+        if ch_type in log.asr_activity:  # accumulated block by block over the whole recording
+            frac = log.asr_activity[ch_type]
+            t = np.arange(frac.size) + 0.5
             parts.append(_img(figures.asr_activity(t, frac, f"ASR activity ({ch_type})"), f"{ch_type}: share of signal energy ASR removed per second"))
         if ch_type == "eeg" and same_rate and before.shape[1] >= 4 * raw.sfreq and idx.size >= 4:
             epochs_b = make_epochs(jnp.asarray(before * factor), raw.sfreq, 2.0)
