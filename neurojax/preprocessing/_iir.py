@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["sosfilt_scan", "sosfilt_block", "block_filtfilt", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
+__all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "block_filtfilt", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
 
 
 def sosfilt_scan(
@@ -80,7 +80,10 @@ def sosfilt_scan(
 # with h[0] = D, h[k] = C A^(k-1) B the impulse response. Only n_times / L sequential steps of
 # an M-dimensional recursion remain; the rest is matrix products.
 
-DEFAULT_BLOCK_LEN = 64  # flat optimum on CPU (spec section 5); the fused zero-phase kernel gains most
+DEFAULT_BLOCK_LEN = 32
+# the fused zero-phase kernel (``_zero_phase``) is fastest at 64 on CPU (measured 0.43x vs 0.54x
+# SciPy's float32 time at 32); the single causal pass keeps 32 (more accurate for poles near z = 1)
+ZERO_PHASE_BLOCK_LEN = 64
 
 
 def cascade_state_space(sos, xp=jnp):

@@ -39,7 +39,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._design import butter_sos_array, normalize_btype, notch_sos_array, ringing_samples
-from ._iir import DEFAULT_BLOCK_LEN
+from ._iir import DEFAULT_BLOCK_LEN, ZERO_PHASE_BLOCK_LEN
 from ._lfilter import ba_to_sos_host, biquad_row, fir_direct, fir_with_state, lfilter_zi_to_sections
 from ._padding import edge_pieces
 from ._sos_engine import (
@@ -141,7 +141,7 @@ def sosfiltfilt(
     padlen: int | None = None,
     *,
     method: Method = "auto",
-    block_len: int = DEFAULT_BLOCK_LEN,
+    block_len: int = ZERO_PHASE_BLOCK_LEN,
 ) -> Float[Array, "*batch n_times"]:
     """Zero-phase forward-backward filtering (``scipy.signal.sosfiltfilt``, method 'pad').
 
@@ -155,7 +155,8 @@ def sosfiltfilt(
         x: input, time on the last axis.
         padtype: 'odd' | 'even' | 'constant' | None.
         padlen: pad length; default ``sos_padlen(sos)`` (27 for 4 sections).
-        method, block_len: see :func:`sosfilt`.
+        method: see :func:`sosfilt`.
+        block_len: samples per block of the fused zero-phase kernel (default 64, faster on CPU).
 
     Returns:
         The filtered signal, same shape as ``x``.
@@ -448,7 +449,7 @@ def iir_filter(
     phase: Literal["zero", "zero-double", "forward"] = "zero",
     padlen: int | None = None,
     method: Method = "auto",
-    block_len: int = DEFAULT_BLOCK_LEN,
+    block_len: int | None = None,
 ) -> Float[Array, "*batch n_times"]:
     """MNE's ``filter_data(data, sfreq, l_freq, h_freq, method='iir')`` (Butterworth, SOS).
 
@@ -469,6 +470,8 @@ def iir_filter(
     sos = butter_sos(order, cutoff, sfreq, btype, host=True)  # float64 on the host, cast at use
     if padlen is None:
         padlen = mne_padlen(sos)
+    if block_len is None:  # the zero-phase kernel and the causal pass have different optima
+        block_len = DEFAULT_BLOCK_LEN if phase == "forward" else ZERO_PHASE_BLOCK_LEN
     return _apply_mne(sos, x, padlen, phase, method, block_len, check_traced=True)
 
 
@@ -495,7 +498,8 @@ def notch_filter(
                     order=order, host=True)
     if padlen is None:
         padlen = mne_padlen(sos)
-    return _apply_mne(sos, x, padlen, phase, method, DEFAULT_BLOCK_LEN, check_traced=True)
+    block_len = DEFAULT_BLOCK_LEN if phase == "forward" else ZERO_PHASE_BLOCK_LEN
+    return _apply_mne(sos, x, padlen, phase, method, block_len, check_traced=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,5 +586,5 @@ class IIRFilter(eqx.Module):
         if not self.zero_phase:
             return sosfilt(sos, x, method=self.method)
         if self.padding == "mne":
-            return _apply_mne(sos, x, self.padlen, "zero", self.method, DEFAULT_BLOCK_LEN, check_traced=True)
+            return _apply_mne(sos, x, self.padlen, "zero", self.method, ZERO_PHASE_BLOCK_LEN, check_traced=True)
         return sosfiltfilt(sos, x, padtype=self.padding, padlen=self.padlen, method=self.method)
