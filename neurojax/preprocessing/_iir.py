@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "block_filtfilt", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
+__all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
 
 
 def sosfilt_scan(
@@ -262,43 +262,3 @@ def _blocks_forward(xb, s0, ops):
     s_end, states = jax.lax.scan(step, s0, u)
     y = jnp.einsum("nbm,lm->nbl", jnp.swapaxes(states, 0, 1), obs) + jnp.einsum("nbk,lk->nbl", xb, toep)
     return y, states, s_end
-
-
-def _blocks_backward(xb, s0, ops):
-    """Anti-causal pass: ``flip(filter(flip(x)))`` over blocks without materialising flips.
-
-    The reversed signal's block b' is block ``nb-1-b'`` of ``xb`` read backwards, so every
-    operator is applied with its time index reversed and the block recursion runs in
-    reverse order (``lax.scan(reverse=True)``). ``s0`` is the state at the end of ``x``.
-    """
-    obs, toep, rmat, a_pow, _ = ops
-    u = jnp.swapaxes(jnp.einsum("nbl,ml->nbm", xb, rmat[:, ::-1]), 0, 1)
-
-    def step(s, ub):
-        return s @ a_pow.T + ub, s
-
-    _, states = jax.lax.scan(step, s0, u, reverse=True)
-    states = jnp.swapaxes(states, 0, 1)
-    return jnp.einsum("nbm,lm->nbl", states, obs[::-1]) + jnp.einsum("nbk,lk->nbl", xb, toep[::-1, ::-1])
-
-
-def block_filtfilt(sos, ext, zi_vec, block_len: int = DEFAULT_BLOCK_LEN):
-    """Forward-backward filtering of rows ``ext (n, T)`` with SciPy's ``sosfiltfilt`` edge states.
-
-    Forward from ``zi_vec * ext[:, 0]``, backward from ``zi_vec * y[:, -1]`` (no padding here:
-    ``ext`` is already extended). Zero blocks are appended after the signal for the forward
-    pass and prepended for the backward pass, where they cannot influence the real samples.
-    """
-    n, n_times = ext.shape
-    ops = block_operators(sos, block_len, ext.dtype)
-    zi_vec = ops[6] @ zi_vec  # into the internal state basis
-    ops = ops[:5]
-    n_blocks = -(-n_times // block_len)
-    pad = n_blocks * block_len - n_times
-    xb = jnp.pad(ext, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
-    y1, _, _ = _blocks_forward(xb, zi_vec[None, :] * ext[:, :1], ops)
-    y1 = y1.reshape(n, n_blocks * block_len)
-    last = y1[:, n_times - 1 : n_times]
-    yb = jnp.pad(y1[:, :n_times], ((0, 0), (pad, 0))).reshape(n, n_blocks, block_len)
-    y2 = _blocks_backward(yb, zi_vec[None, :] * last, ops)
-    return y2.reshape(n, n_blocks * block_len)[:, pad:]
