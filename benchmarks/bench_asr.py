@@ -1,7 +1,9 @@
 """Benchmark: NeuroJAX ASR vs asrpy 0.0.8 and meegkit 0.2.0 (fit + transform, cutoff 20).
 
 Each (library, size) runs in its own subprocess on identical simulated data (same seed), so peak
-resident memory (``ru_maxrss``) is measured per library; every process is pinned to one thread
+resident memory is measured per library (absolute ``ru_maxrss``, and the increment of the kernel's
+high-water mark over imports + data, reset through ``/proc/self/clear_refs``; for NeuroJAX also
+after the warm-up, so the increment excludes compiled code and memory the allocator keeps); every process is pinned to one thread
 (BLAS and XLA) so CPU times compare like with like. NeuroJAX's first call (JIT compilation) is
 reported separately from the steady-state time (second call on the same recording). A recording of
 another length may recompile the calibration (lengths are bucketed, 8 sizes per octave).
@@ -22,6 +24,9 @@ import os
 import subprocess
 import sys
 import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # this checkout's neurojax, not another worktree's
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -55,22 +60,48 @@ def simulate(n_ch: int, sfreq: float, duration: float, seed: int = 0):
     return x
 
 
+def _vm_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> int:
+    """Reset the kernel's resident high-water mark (VmHWM) to the current RSS; returns it (kB)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    return _vm_kb("VmRSS")
+
+
 def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
     import resource
 
     import numpy as np
 
-    x2 = simulate(n_ch, sfreq, duration, seed=1)
-    out = {"lib": lib, "n_ch": n_ch, "sfreq": sfreq, "duration": duration}
     if lib == "neurojax":
         import jax
 
         from neurojax.preprocessing.asr import ASR
+    elif lib == "asrpy":
+        import mne
+        from asrpy import ASR as AsrpyASR
+    else:
+        from meegkit.asr import ASR as MeegkitASR
+    x2 = simulate(n_ch, sfreq, duration, seed=1)
+    out = {"lib": lib, "n_ch": n_ch, "sfreq": sfreq, "duration": duration}
+    if lib == "neurojax":
 
         t0 = time.perf_counter()  # warm-up on the same recording: compilation + one run
         layer = ASR(sfreq=sfreq, cutoff=20.0).fit(x2)
         jax.block_until_ready(layer(x2))
         out["first_call_s"] = time.perf_counter() - t0
+        del layer
+        base = _reset_peak()  # steady-state increment over imports, data and compiled code
         t0 = time.perf_counter()
         layer = ASR(sfreq=sfreq, cutoff=20.0).fit(x2)
         t1 = time.perf_counter()
@@ -78,12 +109,10 @@ def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
         t2 = time.perf_counter()
         out.update(fit_s=t1 - t0, transform_s=t2 - t1)
     elif lib == "asrpy":
-        import mne
-        from asrpy import ASR as AsrpyASR
-
         mne.set_log_level("ERROR")
         info = mne.create_info(n_ch, sfreq, "eeg")
         raw = mne.io.RawArray(x2.astype(np.float64), info)
+        base = _reset_peak()
         t0 = time.perf_counter()
         asr = AsrpyASR(sfreq=sfreq, cutoff=20)
         asr.fit(raw)
@@ -92,9 +121,8 @@ def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
         t2 = time.perf_counter()
         out.update(fit_s=t1 - t0, transform_s=t2 - t1)
     elif lib == "meegkit":
-        from meegkit.asr import ASR as MeegkitASR
-
         xd = x2.astype(np.float64)
+        base = _reset_peak()
         t0 = time.perf_counter()
         asr = MeegkitASR(sfreq=sfreq, cutoff=20)
         asr.fit(xd)
@@ -105,6 +133,7 @@ def worker(lib: str, n_ch: int, sfreq: float, duration: float) -> dict:
         t2 = time.perf_counter()
         out.update(fit_s=t1 - t0, transform_s=t2 - t1)
     out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out["peak_incr_gb"] = (_vm_kb("VmHWM") - base) / 2**20
     return out
 
 
@@ -133,7 +162,7 @@ def main():
     else:
         sizes = [(c, f, d) for c in (32, 64) for f in (250.0, 1000.0) for d in (60.0, 300.0)]
     print("NeuroJAX ASR benchmark (float32 ours; float64 references), 1 thread each, cutoff 20, fit on the whole recording")
-    print(f"{'C':>3} {'fs':>5} {'dur':>4} | {'lib':8} {'fit s':>7} {'trans s':>8} {'total s':>8} {'peak GB':>7} {'compile s':>9} | speed-up vs neurojax")
+    print(f"{'C':>3} {'fs':>5} {'dur':>4} | {'lib':8} {'fit s':>7} {'trans s':>8} {'total s':>8} {'peak GB':>7} {'incr GB':>7} {'compile s':>9} | speed-up vs neurojax")
     for n_ch, sfreq, duration in sizes:
         results = [run_case("neurojax", n_ch, sfreq, duration)]
         if args.asrpy == "all" or (args.asrpy == "small" and n_ch * sfreq * duration <= 5e6):
@@ -150,7 +179,7 @@ def main():
             comp = f"{r['first_call_s'] - total:9.2f}" if "first_call_s" in r else " " * 9
             ratio = "" if r is ours else f"{total / ours_total:6.1f}x"
             print(f"{n_ch:>3} {sfreq:>5.0f} {duration:>4.0f} | {r['lib']:8} {r['fit_s']:7.2f} {r['transform_s']:8.2f} "
-                  f"{total:8.2f} {r['peak_rss_gb']:7.2f} {comp} | {ratio}", flush=True)
+                  f"{total:8.2f} {r['peak_rss_gb']:7.2f} {r['peak_incr_gb']:7.2f} {comp} | {ratio}", flush=True)
 
 
 if __name__ == "__main__":
