@@ -147,18 +147,28 @@ def test_block_covariances_and_geometric_median(x64):
     assert np.linalg.norm(small * 1e12 - ours) / np.linalg.norm(ours) < 1e-10
 
 
-def test_geometric_median_is_robust(x64):
-    # 30 % of blocks with a strong rank-1 artifact: the mean moves ~900x the clean norm, the
-    # median 0.41x (6 channels, 10-sample blocks are noisy; the spec's 13 % came from another setup).
+@pytest.mark.parametrize("blocksize, bound", [(10, 0.5), (100, 0.25)])
+def test_geometric_median_is_robust(x64, blocksize, bound):
+    """Spec U4: 30 % of blocks with a strong rank-1 artifact move the median < 25 % of its norm.
+
+    The spec's 13 % is for 100-sample blocks (measured here: 12-13 % over seeds 3-5); with
+    clean_rawdata's default 10-sample blocks each covariance is a noisy rank-<=10 estimate, the
+    clean cloud is wide, and the median moves ~40 % (0.40-0.41), so that case is bounded at 50 %.
+    The mean moves > 100x in both.
+    """
     rng = np.random.default_rng(3)
     x = rng.standard_normal((6, 5000))
     bad = np.zeros(5000, bool)
     bad[: 1500] = True
     x_art = x.copy()
     x_art[:, bad] += 20 * np.outer(rng.standard_normal(6), rng.standard_normal(bad.sum()))
-    clean_med = np.asarray(unpack_symmetric(geometric_median(block_covariances_packed(jnp.asarray(x))), 6))
-    art_med = np.asarray(unpack_symmetric(geometric_median(block_covariances_packed(jnp.asarray(x_art))), 6))
-    assert np.linalg.norm(art_med - clean_med) / np.linalg.norm(clean_med) < 0.5
+
+    def median(d):
+        packed = block_covariances_packed(jnp.asarray(d), blocksize=blocksize)
+        return np.asarray(unpack_symmetric(geometric_median(packed), 6))
+
+    clean_med, art_med = median(x), median(x_art)
+    assert np.linalg.norm(art_med - clean_med) / np.linalg.norm(clean_med) < bound
     assert np.linalg.norm(np.cov(x_art) - np.cov(x)) / np.linalg.norm(np.cov(x)) > 100
 
 
