@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--fit-seconds", type=float, default=300.0)
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--skip-one-pass", action="store_true")
+    parser.add_argument("--skip-blocks", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.channels, args.duration, args.fit_seconds = 32, 60.0, 60.0
@@ -87,7 +88,8 @@ def main() -> None:
         print(f"{args.channels} EEG ch x {args.duration:g} s @ {args.sfreq:g} Hz, load {open('/proc/loadavg').read().split()[:3]}")
         nj = "import sys; from neurojax.cli import main; rc = main(sys.argv[1:]);" + _CHILD_TAIL + "sys.exit(rc)"
         runs = [] if args.skip_one_pass else [("neurojax one pass", [sys.executable, "-c", nj, "preprocess", str(src), "-o", str(tmp / "a_raw.fif"), "--chunk-duration", "1e9"])]
-        runs += [("neurojax 60 s blocks", [sys.executable, "-c", nj, "preprocess", str(src), "-o", str(tmp / "b_raw.fif"), "--chunk-duration", "60"])]
+        if not args.skip_blocks:
+            runs += [("neurojax 60 s blocks", [sys.executable, "-c", nj, "preprocess", str(src), "-o", str(tmp / "b_raw.fif"), "--chunk-duration", "60"])]
         if not args.skip_reference:
             runs.append((f"MNE + meegkit (ASR fit {args.fit_seconds:g} s)",
                          [sys.executable, "-c", _REFERENCE + _CHILD_TAIL, str(src), str(tmp / "r_raw.fif"), str(args.fit_seconds)]))
