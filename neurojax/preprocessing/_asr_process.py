@@ -37,7 +37,7 @@ from ._yulewalk import round_half_away
 
 __all__ = [
     "update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "reconstruction_fast",
-    "certified_trivial", "blend",
+    "certified_trivial", "reconstruction_for_mode", "blend",
 ]
 
 
@@ -216,6 +216,17 @@ def _reconstruction_fast_jvp(maxdims, primals, tangents):
         return reconstruction(covs, v, stdevs, tau, maxdims, "hard", temperature)
 
     return jax.jvp(full, primals, tangents)
+
+
+def reconstruction_for_mode(covs, v, stdevs, tau, maxdims: int, mode: str, temperature):
+    """The reconstruction the processing kernels use: the certified fast path in hard mode.
+
+    Soft modes need every update's eigendecomposition for their smooth keep weights, so they
+    always take :func:`reconstruction`.
+    """
+    if mode == "hard":
+        return reconstruction_fast(covs, v, stdevs, tau, maxdims, temperature)
+    return reconstruction(covs, v, stdevs, tau, maxdims, mode, temperature)
 
 
 def blend(

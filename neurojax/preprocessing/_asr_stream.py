@@ -23,7 +23,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._asr_calibrate import shape_signal
-from ._asr_process import _Params, _process_params, blend_layout, reconstruction, reconstruction_fast, window_covariances
+from ._asr_process import _Params, _process_params, blend_layout, reconstruction_for_mode, window_covariances
 from ._validate import as_float_array, check_finite, check_same_channels
 
 __all__ = ["ASRStream", "asr_stream_init", "asr_stream_process", "StreamCounters", "points_between"]
@@ -81,10 +81,7 @@ def segment_kernel(c: int, n_buf: int, n_chunk: int, n_f: int, n_max: int, n_win
         xpad = jnp.concatenate([hist, xf], axis=1)
         new_hist = xpad[:, xpad.shape[1] - (n_win - 1) :]
         covs = window_covariances(xpad, ends, n_win)
-        if mode == "hard":
-            r, trivial = reconstruction_fast(covs, v, stdevs, tau, maxdims, temperature)
-        else:
-            r, trivial = reconstruction(covs, v, stdevs, tau, maxdims, mode, temperature)
+        r, trivial = reconstruction_for_mode(covs, v, stdevs, tau, maxdims, mode, temperature)
         trivial = trivial | ~valid
         work = jnp.concatenate([buf, chunk_w, jnp.zeros((c, 1), buf.dtype)], axis=1)
         r_before = jnp.concatenate([r_prev[None], r[:-1]], axis=0)

@@ -76,7 +76,7 @@ from ._asr_calibrate import (
     window_rms,
 )
 from ._asr_process import (
-    _Params, _process_params, blend, blend_layout, reconstruction, reconstruction_fast, update_points,
+    _Params, _process_params, blend, blend_layout, reconstruction_for_mode, update_points,
     window_covariances,
 )
 from ._asr_stream import ASRStream, asr_stream_init, asr_stream_process
@@ -331,10 +331,7 @@ def _processor(c: int, s: int, params: _Params, has_filter: bool, mode: str):
         xf = shape_signal(sos, d, zi)[0] if has_filter else d
         xpad = jnp.concatenate([jnp.zeros((c, n - 1), x.dtype), xf], axis=1)
         covs = window_covariances(xpad, ends, n)
-        if mode == "hard":
-            r, trivial = reconstruction_fast(covs, v, stdevs, tau, maxdims, temperature)
-        else:
-            r, trivial = reconstruction(covs, v, stdevs, tau, maxdims, mode, temperature)
+        r, trivial = reconstruction_for_mode(covs, v, stdevs, tau, maxdims, mode, temperature)
         work = jnp.concatenate([carry, d, jnp.zeros((c, 1), x.dtype)], axis=1)
         out = blend(work, r, trivial, jnp.eye(c, dtype=x.dtype), jnp.asarray(True), gather, weight, scatter)
         return out[:, p : p + s]
