@@ -424,9 +424,15 @@ def mne_padlen(sos: Any) -> int:
     return ringing_samples(np.asarray(sos, dtype=np.float64))
 
 
-def _apply_mne(sos, x: jax.Array, padlen: int, phase: str, method: str, block_len: int, check_traced: bool = False):
-    """MNE's IIR application; ``check_traced``: the caller deferred the NaN/Inf check of traced ``x``."""
+def _apply_mne(sos, x: jax.Array, padlen: int, phase: str, method: str, block_len: int | None,
+               check_traced: bool = False):
+    """MNE's IIR application; ``check_traced``: the caller deferred the NaN/Inf check of traced ``x``.
+
+    ``block_len=None`` picks per pass: the zero-phase kernel and the causal pass have different optima.
+    """
     method = resolve_method(method, x.dtype, sos)
+    if block_len is None:
+        block_len = DEFAULT_BLOCK_LEN if phase == "forward" else ZERO_PHASE_BLOCK_LEN
     x2 = x.reshape((-1, x.shape[-1]))
     if phase == "forward":
         if check_traced:
@@ -470,8 +476,6 @@ def iir_filter(
     sos = butter_sos(order, cutoff, sfreq, btype, host=True)  # float64 on the host, cast at use
     if padlen is None:
         padlen = mne_padlen(sos)
-    if block_len is None:  # the zero-phase kernel and the causal pass have different optima
-        block_len = DEFAULT_BLOCK_LEN if phase == "forward" else ZERO_PHASE_BLOCK_LEN
     return _apply_mne(sos, x, padlen, phase, method, block_len, check_traced=True)
 
 
@@ -498,8 +502,7 @@ def notch_filter(
                     order=order, host=True)
     if padlen is None:
         padlen = mne_padlen(sos)
-    block_len = DEFAULT_BLOCK_LEN if phase == "forward" else ZERO_PHASE_BLOCK_LEN
-    return _apply_mne(sos, x, padlen, phase, method, block_len, check_traced=True)
+    return _apply_mne(sos, x, padlen, phase, method, None, check_traced=True)
 
 
 # --------------------------------------------------------------------------------------------
