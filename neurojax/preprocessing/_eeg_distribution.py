@@ -65,10 +65,13 @@ def grid_bounds(n_bound: int, key: tuple) -> tuple[int, int]:
     return m_max, int(nbins.max())
 
 
+@lru_cache(maxsize=128)
 def grid_tables(n: int, n_bound: int, key: tuple) -> tuple:
     """Host-side integer grid and model log-densities for ``n`` values, padded to ``n_bound``'s sizes.
 
-    ``key = (min_clean_fraction, max_dropout_fraction, quantiles, step_sizes, shapes)``.
+    ``key = (min_clean_fraction, max_dropout_fraction, quantiles, step_sizes, shapes)``. They depend
+    only on these parameters, so they are computed once per ``(n, n_bound, key)`` (cached; the
+    arrays are read-only).
     """
     min_clean, max_drop, quantiles, step_sizes, shapes = key
     starts, widths, _, nbins = _counts(n, min_clean, max_drop, quantiles, step_sizes)
@@ -83,7 +86,10 @@ def grid_tables(n: int, n_bound: int, key: tuple) -> tuple:
             pk = np.exp(-np.abs(z) ** b) * rescale[k]
             p[j, k, :nb] = pk / np.sum(pk)
     logp = np.log(np.where(p > 0, p, 1.0))
-    return starts, widths, nbins, p, logp, bounds, sd_factor, np.asarray(shapes)
+    tables = (starts, widths, nbins, p, logp, bounds, sd_factor, np.asarray(shapes))
+    for t in tables:
+        t.setflags(write=False)  # shared by every caller through the cache
+    return tables
 
 
 def fit_padded(x: Array, tables: tuple, m_max: int, nb_max: int) -> tuple[Array, Array, Array, Array]:

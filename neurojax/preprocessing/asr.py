@@ -69,11 +69,13 @@ from jaxtyping import Array, Float
 from ._asr_calibrate import (
     block_index,
     block_covariances_packed,
+    coordinate_median,
     geometric_median,
     rms_window_starts,
     shape_signal,
     unpack_symmetric,
     window_rms,
+    window_rms_jit,
 )
 from ._asr_process import (
     _Params, _process_params, blend, blend_layout, reconstruction_for_mode, update_points,
@@ -204,12 +206,8 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
         finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
         if not bool(finite):
             return finite, None, None, None, None, None
-        host = np.asarray(packed)
-        valid = np.flatnonzero(block_mask)
-        # host selection, O(K) per coordinate, on contiguous transposed column chunks (partitioning
-        # along the strided axis was 2x slower); chunks bound the temporary copies
-        start = np.concatenate([np.median(np.ascontiguousarray(host[valid, j : j + 256].T), axis=1)
-                                for j in range(0, host.shape[1], 256)])
+        # exact start of the Weiszfeld iteration by host selection (XLA's CPU sort is far slower)
+        start = coordinate_median(np.asarray(packed), int(block_mask.sum()))
         starts = rms_window_starts(s, n_win, overlap)
         rms_starts = np.zeros(n_rms, dtype=np.int32)
         rms_starts[: len(starts)] = starts + pad
@@ -450,7 +448,7 @@ def clean_windows(
             f"data too short for clean_windows: {len(starts)} windows of {window_len:g} s, "
             f"at least {MIN_CALIBRATION_WINDOWS} are needed (about {(MIN_CALIBRATION_WINDOWS * 0.34 + 1) * window_len:.0f} s)"
         )
-    rms = window_rms(x, starts, n_win)
+    rms = window_rms_jit(x, jnp.asarray(starts), window=n_win)
     mu, sig, _, _ = fit_eeg_distribution(rms)
     z = np.sort(np.asarray((rms - mu[:, None]) / sig[:, None]), axis=0)
     max_bad = int(round_half_away(c * max_bad_channels)) if 0 < max_bad_channels < 1 else int(max_bad_channels)

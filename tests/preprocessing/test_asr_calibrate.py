@@ -21,6 +21,7 @@ from _asr_synth import clean  # noqa: E402
 
 from neurojax.preprocessing._asr_calibrate import (  # noqa: E402
     block_covariances_packed,
+    coordinate_median,
     geometric_median,
     rms_window_starts,
     unpack_symmetric,
@@ -145,6 +146,16 @@ def test_block_covariances_and_geometric_median(x64):
     # Unit invariance: data x 1e-6 -> median x 1e-12 (relative stopping rule).
     small = np.asarray(unpack_symmetric(geometric_median(jnp.asarray(packed * 1e-12)), 4))
     assert np.linalg.norm(small * 1e12 - ours) / np.linalg.norm(ours) < 1e-10
+
+
+@pytest.mark.parametrize("n_valid", [101, 100])
+def test_coordinate_median_equals_numpy(n_valid):
+    """Single-selection median = np.median exactly (odd and even counts); rows past n_valid (padding
+    blocks) are ignored; chunking (7 columns) does not matter."""
+    rng = np.random.default_rng(4)
+    pts = rng.standard_normal((105, 30)).astype(np.float32)
+    pts[n_valid:] = 1e9
+    assert np.array_equal(coordinate_median(pts, n_valid, chunk=7), np.median(pts[:n_valid], axis=0))
 
 
 @pytest.mark.parametrize("blocksize, bound", [(10, 0.5), (100, 0.25)])
