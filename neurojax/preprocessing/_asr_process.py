@@ -117,6 +117,15 @@ def _eigh_safe_jvp(primals, tangents):
     return (lam, u), (dlam, du)
 
 
+def _keep(lam: Array, u: Array, t_mat: Array, maxdims: int) -> tuple[Array, np.ndarray]:
+    """Hard decisions: component ``i`` is kept iff ``lam_i < ||T u_i||^2`` or it is among the
+    ``C - maxdims - 1`` weakest (protected). One helper, so every path decides identically."""
+    c = t_mat.shape[0]
+    theta = jnp.sum((t_mat @ u) ** 2, axis=-2)  # ||T u_i||^2
+    protected = (np.arange(c) + 1) < (c - maxdims)
+    return (lam < theta) | protected, protected
+
+
 def reconstruction(
     covs: Float[Array, "n C C"],
     v: Float[Array, "C C"],
@@ -135,9 +144,7 @@ def reconstruction(
     c = v.shape[0]
     lam, u = eigh_safe(covs)  # ascending
     t_mat = tau[:, None] * v.T  # T = diag(tau) V^T
-    theta = jnp.sum((t_mat @ u) ** 2, axis=-2)  # ||T u_i||^2
-    protected = (np.arange(c) + 1) < (c - maxdims)
-    keep = (lam < theta) | protected
+    keep, protected = _keep(lam, u, t_mat, maxdims)
     tiny = jnp.finfo(lam.dtype).tiny
     if mode == "hard":
         # The surrogate only carries the cutoff's influence: with U and lam detached, the data
@@ -145,7 +152,7 @@ def reconstruction(
         lam_s = jax.lax.stop_gradient(lam)
         theta_s = jnp.sum((t_mat @ jax.lax.stop_gradient(u)) ** 2, axis=-2)
     else:
-        lam_s, theta_s = lam, theta
+        lam_s, theta_s = lam, jnp.sum((t_mat @ u) ** 2, axis=-2)
     soft = jax.nn.sigmoid((jnp.log(jnp.maximum(theta_s, tiny)) - jnp.log(jnp.maximum(lam_s, tiny))) / temperature)
     soft = jnp.where(protected, 1.0, soft)
     hard = keep.astype(lam.dtype)
@@ -190,22 +197,33 @@ def reconstruction_fast(covs, v, stdevs, tau, maxdims: int, temperature):
     """Hard-mode :func:`reconstruction` that skips the eigendecomposition of certified updates.
 
     Updates passing :func:`certified_trivial` get ``R = I`` directly (what the eigh path returns for
-    them, exactly); the others run the eigh path one at a time under ``lax.cond``, so on a CPU the
-    work is proportional to the number of uncertified updates. Under ``vmap`` the condition becomes
+    them, exactly); the others are eigendecomposed one at a time under ``lax.cond`` and, if every
+    component is kept, also get ``R = I``; only the remaining ones build ``R`` (the eigh path), so on
+    a CPU the work is proportional to the number of uncertified and of repaired updates. Under ``vmap`` the condition becomes
     a select and both branches run (still correct). Derivatives (``custom_jvp``) are those of the
     eigh path for every update, so the cutoff surrogate and data gradients are unchanged.
     """
     c = v.shape[0]
     ok = certified_trivial(covs, v, tau)
+    t_mat = tau[:, None] * v.T
+
+    def identity(cov):
+        return jnp.eye(c, dtype=cov.dtype), jnp.asarray(True)
+
+    def full(cov):
+        r, t = reconstruction(cov[None], v, stdevs, tau, maxdims, "hard", temperature)
+        return r[0], t[0]
+
+    def decide(cov):
+        # most uncertified updates are still trivial: decide from the eigendecomposition (the
+        # dominant cost) and build R only when something is rejected
+        lam, u = eigh_safe(cov[None])
+        keep, _ = _keep(lam, u, t_mat, maxdims)
+        return jax.lax.cond(jnp.all(keep), identity, full, cov)
 
     def one(args):
         cov, certified = args
-
-        def full(cov):
-            r, t = reconstruction(cov[None], v, stdevs, tau, maxdims, "hard", temperature)
-            return r[0], t[0]
-
-        return jax.lax.cond(certified, lambda cov: (jnp.eye(c, dtype=cov.dtype), jnp.asarray(True)), full, cov)
+        return jax.lax.cond(certified, identity, decide, cov)
 
     return jax.lax.map(one, (covs, ok))
 

@@ -204,6 +204,7 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
         xb = jnp.pad(x, ((0, 0), (pad, 0)))
         block_idx, block_mask = block_index(s, blocksize, pad, n_blocks)
         finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
+        del xb  # the padded copy is not needed any more (peak memory)
         if not bool(finite):
             return finite, None, None, None, None, None
         # exact start of the Weiszfeld iteration by host selection (XLA's CPU sort is far slower)
