@@ -260,21 +260,27 @@ def blend(
     """Raised-cosine blend of ``y`` between consecutive reconstructions (see :func:`blend_layout`).
 
     ``y`` must hold at least ``gather.max() + 1`` columns (the dummy padding column included);
-    returns the processed positions ``start .. points[-1] - 1`` (0-based) in order.
+    returns the processed positions that ``scatter`` selects (the full table: ``start ..
+    points[-1] - 1``, 0-based, in order; a slice of it keeps only that part of the output).
     """
     r_before = jnp.concatenate([r_prev[None], r[:-1]], axis=0)
     t_before = jnp.concatenate([jnp.asarray(prev_trivial)[None], trivial[:-1]], axis=0)
-    yb = jnp.moveaxis(y[:, gather], 0, 1)  # (n, C, k)
+    c = y.shape[0]
+    rows = np.arange(c)
+    yb = y[rows[None, :, None], gather[:, None, :]]  # (n, C, k), one gather
     beta = jnp.asarray(weight, y.dtype)[:, None, :]
+    copy = trivial & t_before
 
-    def one(args):
-        # intervals between two trivial updates are copied; only repaired ones cost two matmuls
-        yj, rj, rb, bj, copy = args
-        return jax.lax.cond(copy, lambda: yj, lambda: bj * (rj @ yj) + (1 - bj) * (rb @ yj))
+    def body(j, yb):
+        # intervals between two trivial updates are copied; only repaired ones cost two matmuls.
+        # Updating the loop-carried array in place keeps one (n, C, k) buffer instead of two.
+        yj, bj = yb[j], beta[j]
+        new = jax.lax.cond(copy[j], lambda: yj, lambda: bj * (r[j] @ yj) + (1 - bj) * (r_before[j] @ yj))
+        return yb.at[j].set(new)
 
-    out = jax.lax.map(one, (yb, r, r_before, beta, trivial & t_before))
-    flat = jnp.moveaxis(out, 1, 0).reshape(y.shape[0], -1)
-    return flat[:, scatter]
+    out = jax.lax.fori_loop(0, yb.shape[0], body, yb)
+    slot, col = np.divmod(np.asarray(scatter), gather.shape[1])
+    return out[slot[None, :], rows[:, None], col[None, :]]  # (C, m), one gather
 
 
 class _Params(NamedTuple):

@@ -320,7 +320,8 @@ def _processor(c: int, s: int, params: _Params, has_filter: bool, mode: str):
     length = s + p
     points = update_points(length, step, phase=0, first=True, final=True)
     gather, weight, scatter = blend_layout(points)
-    ends = points - 1 + (n - 1)
+    ends = points - 1 + (n - 1)  # window ends in a zero-prefixed (n - 1 + length) coordinate
+    early = ends < 2 * n - 2  # windows that include some of the zero prefix
     reflect_start = np.mod(np.arange(p, 0, -1), s)
     reflect_end = np.arange(s - 2, s - 2 - p, -1)
 
@@ -328,15 +329,22 @@ def _processor(c: int, s: int, params: _Params, has_filter: bool, mode: str):
         d = jnp.concatenate([x, 2 * x[:, -1:] - x[:, reflect_end]], axis=1)
         carry = 2 * x[:, :1] - x[:, reflect_start]
         xf = shape_signal(sos, d, zi)[0] if has_filter else d
-        xpad = jnp.concatenate([jnp.zeros((c, n - 1), x.dtype), xf], axis=1)
-        covs = window_covariances(xpad, ends, n)
+        # windows reaching before the start see zeros: only those few read a zero-padded prefix,
+        # the rest slice the filtered data directly (no padded copy of the whole recording)
+        head = jnp.concatenate([jnp.zeros((c, n - 1), x.dtype), xf[:, :n]], axis=1)
+        parts = [window_covariances(head, ends[early], n)] if early.any() else []
+        if not early.all():
+            parts.append(window_covariances(xf, ends[~early] - (n - 1), n))
+        covs = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
         r, trivial = reconstruction_for_mode(covs, v, stdevs, tau, maxdims, mode, temperature)
         work = jnp.concatenate([carry, d, jnp.zeros((c, 1), x.dtype)], axis=1)
-        out = blend(work, r, trivial, jnp.eye(c, dtype=x.dtype), jnp.asarray(True), gather, weight, scatter)
-        return out[:, p : p + s]
+        # only the output range p .. p + s - 1 is gathered back (the carry's outputs are dropped)
+        return blend(work, r, trivial, jnp.eye(c, dtype=x.dtype), jnp.asarray(True), gather, weight, scatter[p : p + s])
 
     @jax.jit
     def run(xb, v, stdevs, tau, sos, zi, temperature):
+        if xb.shape[0] == 1:  # no loop (and no stacked copy of the output) for a single recording
+            return one(xb[0], v, stdevs, tau, sos, zi, temperature)[None]
         # lax.map, not vmap, over the batch: vmap would turn the per-update conditionals of the
         # fast path into selects that evaluate both branches
         return jax.lax.map(lambda x: one(x, v, stdevs, tau, sos, zi, temperature), xb)
