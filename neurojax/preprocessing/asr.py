@@ -57,7 +57,7 @@ instead of producing a complex ``sqrtm``; calibration needs at least 20 RMS wind
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import ClassVar, NamedTuple
 
 import equinox as eqx
@@ -171,10 +171,12 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
     and the final state are those of the unpadded input; padding blocks and windows are masked.
     """
     n_blocks = -(-s_bucket // blocksize)
+    if n_blocks > 512:  # whole batches of block_covariances_packed: no remainder to concatenate
+        n_blocks = -(-n_blocks // 512) * 512
     n_rms = max(len(rms_window_starts(s_bucket, n_win, overlap)), 1)
     m_max, nb_max = grid_bounds(n_rms, fit_key)
 
-    @jax.jit
+    @partial(jax.jit, donate_argnums=0)  # the padded copy's buffer can hold the filtered data
     def stage1(x, sos, block_idx):
         zi = jnp.zeros((sos.shape[0], n_channels, 2), x.dtype) if has_filter else None
         xf, zf = shape_signal(sos if has_filter else None, x, zi)
@@ -201,7 +203,7 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
     def run(x, sos, fit_key=fit_key):
         s = x.shape[1]
         pad = s_bucket - s
-        xb = jnp.pad(x, ((0, 0), (pad, 0)))
+        xb = jnp.pad(x, ((0, 0), (pad, 0))) if pad else jnp.array(x, copy=True)  # stage1 consumes it
         block_idx, block_mask = block_index(s, blocksize, pad, n_blocks)
         finite, xf, zf, packed = stage1(xb, sos, jnp.asarray(block_idx))
         del xb  # the padded copy is not needed any more (peak memory)

@@ -266,3 +266,14 @@ def test_average_reference_is_finite_and_warns():
     for field in (st.mixing_matrix, st.component_stdevs, st.mu, st.sigma):
         assert np.all(np.isfinite(np.asarray(field)))
     assert np.all(np.asarray(st.component_stdevs) > 0)
+
+
+def test_calibration_leaves_the_input_array_usable():
+    """The calibration donates its padded working copy to XLA; a caller's jax array whose length
+    needs no padding (2048 samples is a bucket size) must not be the buffer that is consumed."""
+    from neurojax.preprocessing.asr import _bucket
+
+    x = jnp.asarray(np.random.default_rng(5).standard_normal((4, 2048)), dtype=jnp.float32)
+    assert _bucket(2048) == 2048
+    calibrate_asr(x, sfreq=128.0)
+    assert np.isfinite(float(jnp.sum(x)))
