@@ -134,15 +134,17 @@ def reconstruction(
     maxdims: int,
     mode: str = "hard",
     temperature: float = 0.1,
+    eig: tuple[Array, Array] | None = None,
 ) -> tuple[Array, Array]:
     """Reconstruction matrices ``(n, C, C)`` and ``trivial`` flags ``(n,)`` at each update point.
 
     ``mode="hard"``: exact keep/reject decisions; the gradient flows through a sigmoid surrogate of
     the decision (straight-through), ``w_i = sigmoid((log theta_i - log lam_i) / temperature)``.
     ``mode="smooth"``: the decisions are replaced by ``w_i`` in the forward pass too.
+    ``eig``: ``eigh_safe(covs)`` when the caller already has it (not recomputed).
     """
     c = v.shape[0]
-    lam, u = eigh_safe(covs)  # ascending
+    lam, u = eigh_safe(covs) if eig is None else eig  # ascending
     t_mat = tau[:, None] * v.T  # T = diag(tau) V^T
     keep, protected = _keep(lam, u, t_mat, maxdims)
     tiny = jnp.finfo(lam.dtype).tiny
@@ -210,16 +212,16 @@ def reconstruction_fast(covs, v, stdevs, tau, maxdims: int, temperature):
     def identity(cov):
         return jnp.eye(c, dtype=cov.dtype), jnp.asarray(True)
 
-    def full(cov):
-        r, t = reconstruction(cov[None], v, stdevs, tau, maxdims, "hard", temperature)
+    def full(cov, lam, u):
+        r, t = reconstruction(cov[None], v, stdevs, tau, maxdims, "hard", temperature, eig=(lam, u))
         return r[0], t[0]
 
     def decide(cov):
-        # most uncertified updates are still trivial: decide from the eigendecomposition (the
-        # dominant cost) and build R only when something is rejected
+        # often an uncertified update is still trivial: decide from the eigendecomposition (the
+        # dominant cost) and build R (from the same eigendecomposition) only when something is rejected
         lam, u = eigh_safe(cov[None])
         keep, _ = _keep(lam, u, t_mat, maxdims)
-        return jax.lax.cond(jnp.all(keep), identity, full, cov)
+        return jax.lax.cond(jnp.all(keep), lambda *a: identity(cov), full, cov, lam, u)
 
     def one(args):
         cov, certified = args
