@@ -109,6 +109,26 @@ def test_fit_eeg_distribution_matches_meegkit(x64):
         assert np.allclose(ours, ref, rtol=1e-12, atol=0)
 
 
+def test_sorted_histogram_equals_clamped_floor_binning():
+    from neurojax.preprocessing._eeg_distribution import _sorted_histogram
+
+    # Rows as fit_eeg_distribution builds them: sorted, scaled to [0, nbins], excluded entries
+    # +inf at the end. Values on integer edges and exactly at nbins exercise the floor and clamp.
+    rng = np.random.default_rng(3)
+    nbins = np.array([5, 3, 7])
+    h = np.full((3, 2, 12), np.inf)
+    for j, nb in enumerate(nbins):
+        for s, m in enumerate((12, 8)):
+            v = np.sort(np.concatenate([rng.uniform(0, nb, m - 3), [0.0, 1.0, float(nb)]]))
+            h[j, s, :m] = v
+    ours = np.asarray(_sorted_histogram(jnp.asarray(h, jnp.float32), jnp.asarray(nbins), 8))
+    for j, nb in enumerate(nbins):
+        for s in range(2):
+            v = h[j, s][np.isfinite(h[j, s])]
+            expected = np.bincount(np.minimum(np.floor(v), nb - 1).astype(int), minlength=8)
+            np.testing.assert_array_equal(ours[j, s], expected)
+
+
 def test_fit_eeg_distribution_equivariance_and_recovery(x64):
     rng = np.random.default_rng(1)
     r = np.concatenate([rng.standard_normal(7000) + 10, rng.uniform(14, 40, 3000)])
