@@ -18,7 +18,10 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-__all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators"]
+from ._host_design import host_value_jax_tangent
+
+__all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators",
+           "traced_block_operators"]
 
 
 def sosfilt_scan(
@@ -173,18 +176,25 @@ def _block_operators_np(sos: np.ndarray, block_len: int, balance: bool = True):
         t = t_inv = np.eye(m)
     obs = np.empty((block_len, m))
     vec = np.empty((block_len, m))
-    ci, vi = c.copy(), b.copy()
+    ci, vi, a_pow = c.copy(), b.copy(), np.eye(m)
     for i in range(block_len):
         obs[i], vec[i] = ci, vi
-        ci, vi = ci @ a, a @ vi
+        # A^L by the same sequential products as the JAX build: smoother in the coefficients than
+        # repeated squaring, which keeps finite differences of traced designs clean
+        ci, vi, a_pow = ci @ a, a @ vi, a @ a_pow
     h = np.concatenate([[d], obs[: block_len - 1] @ b])
     idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
     toep = np.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
-    return obs, toep, vec[::-1].T.copy(), np.linalg.matrix_power(a, block_len), a, t, t_inv
+    return obs, toep, vec[::-1].T.copy(), a_pow, a, t, t_inv
 
 
-def _block_operators_jnp(sos, block_len: int):
+def _block_operators_jnp(sos, block_len: int, basis=None):
+    """JAX build of :func:`_block_operators_np`'s operators, in the state basis ``basis = (P, P^-1)``
+    (DF-II-T, ``P = I``, when ``None``)."""
     a, b, c, d = cascade_state_space(sos, jnp)
+    if basis is not None:
+        t, t_inv = basis
+        a, b, c = t_inv @ a @ t, t_inv @ b, c @ t
 
     def step(carry, _):
         ci, vi, pi = carry
@@ -192,11 +202,36 @@ def _block_operators_jnp(sos, block_len: int):
 
     eye = jnp.eye(a.shape[0], dtype=a.dtype)
     (_, _, a_pow), (obs, vec) = jax.lax.scan(step, (c, b, eye), None, length=block_len)
-    ident = jnp.eye(a.shape[0], dtype=a.dtype)
+    t, t_inv = (eye, eye) if basis is None else basis
     h = jnp.concatenate([d[None], obs[: block_len - 1] @ b])
     idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
     toep = jnp.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
-    return obs, toep, vec[::-1].T, a_pow, a, ident, ident
+    return obs, toep, vec[::-1].T, a_pow, a, t, t_inv
+
+
+def block_operator_shapes(n_sections: int, block_len: int) -> tuple[tuple[int, ...], ...]:
+    """Shapes of ``(O, T, R, A^L, A, P, P^-1)``."""
+    m, ln = 2 * n_sections, block_len
+    return ((ln, m), (ln, ln), (m, ln), (m, m), (m, m), (m, m), (m, m))
+
+
+def traced_block_operators(sos, block_len: int, dtype, compose=None):
+    """Block operators of traced ``sos``: the host values of :func:`block_operators`, JAX derivatives (see :mod:`._host_design`); ``compose`` appends derived operators
+    (a pair of NumPy/JAX functions and their extra shapes)."""
+    n_sections = sos.shape[0]
+    shapes = block_operator_shapes(n_sections, block_len)
+    host_extra, jax_extra, extra_shapes = compose if compose is not None else (None, None, ())
+
+    def host_build(sos64):
+        # float64 keeps the DF-II-T basis (see block_operators); lower precisions balance it
+        ops = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
+        return ops + (host_extra(ops) if host_extra else ())
+
+    def jax_build(s, host_values):
+        ops = _block_operators_jnp(s, block_len, basis=(host_values[5], host_values[6]))
+        return ops + (jax_extra(ops) if jax_extra else ())
+
+    return host_value_jax_tangent(host_build, jax_build, sos, shapes + tuple(extra_shapes), dtype)
 
 
 def block_operators(sos, block_len: int, dtype):
@@ -205,8 +240,9 @@ def block_operators(sos, block_len: int, dtype):
     The recursion runs on internal states ``s' = P^-1 s`` (``s`` in SciPy's ``zi`` layout).
     Concrete coefficients are expanded on the host in float64 in a balanced state basis
     (:func:`balancing_transform`) and then cast, which makes the float32 block filter more
-    accurate than SciPy's float32 ``sosfilt``; traced coefficients (a learnable design) are
-    expanded in JAX at the working precision in the DF-II-T basis (``P = I``).
+    accurate than SciPy's float32 ``sosfilt``; float64 keeps the DF-II-T basis (``P = I``).
+    Traced coefficients (a learnable design) get the same host values through a callback, with
+    derivatives from JAX (:func:`traced_block_operators`).
     """
     if not isinstance(sos, jax.core.Tracer):
         sos64 = np.asarray(sos, dtype=np.float64)
@@ -215,8 +251,7 @@ def block_operators(sos, block_len: int, dtype):
         # would add ~1e-10); lower precisions use the balanced basis
         ops = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
         return tuple(jnp.asarray(o, dtype=dtype) for o in ops)
-    sos = (sos / sos[:, 3:4]).astype(dtype)
-    return _block_operators_jnp(sos, block_len)
+    return traced_block_operators(sos, block_len, dtype)
 
 
 def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN):

@@ -65,9 +65,11 @@ def resolve_method(method: str, dtype, sos: Any = None) -> str:
         raise ValueError(f"method must be 'auto', 'block' or 'scan', got {method!r}")
     if method == "auto":
         if jnp.dtype(dtype) != jnp.float64:
-            # concrete sections in a balanced state basis: the block method is then more
-            # accurate than SciPy's float32 sosfilt; otherwise keep the scan
-            if sos is not None and not is_traced(sos) and balanced_basis_available(sos):
+            # the block operators are built in float64 on the host in a balanced state basis
+            # (for traced sections too, see _host_design), which makes the block method more
+            # accurate than SciPy's float32 sosfilt; concrete sections whose basis cannot be
+            # balanced keep the scan
+            if sos is None or is_traced(sos) or balanced_basis_available(sos):
                 return "block"
             return "scan"
         if sos is not None and not is_traced(sos):

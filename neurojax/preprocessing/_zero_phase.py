@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._iir import _block_operators_jnp, _block_operators_np
+from ._iir import _block_operators_np, traced_block_operators
 
 __all__ = ["ZeroPhaseOps", "zero_phase_operators", "zero_phase_rows"]
 
@@ -83,7 +83,8 @@ def zero_phase_operators(sos, block_len: int, dtype) -> ZeroPhaseOps:
 
     Concrete sections: everything (including the compositions) in float64 on the host, in the
     balanced state basis for float32 work (see :func:`._iir.balancing_transform`), then cast.
-    Traced sections: DF-II-T basis, built in JAX at the working precision.
+    Traced sections: the same host values, with derivatives from a JAX build of the operators in
+    that basis (:func:`._iir.traced_block_operators`).
     """
     if not isinstance(sos, jax.core.Tracer):
         sos64 = np.asarray(sos, dtype=np.float64)
@@ -91,9 +92,12 @@ def zero_phase_operators(sos, block_len: int, dtype) -> ZeroPhaseOps:
         obs, toep, rmat, a_pow, a, _, p_inv = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
         ops = (obs, toep, rmat, a_pow, a, p_inv, *_compose(obs, toep, rmat, np))
         return ZeroPhaseOps(*(jnp.asarray(o, dtype=dtype) for o in ops))
-    sos = (sos / sos[:, 3:4]).astype(dtype)
-    obs, toep, rmat, a_pow, a, _, p_inv = _block_operators_jnp(sos, block_len)
-    return ZeroPhaseOps(obs, toep, rmat, a_pow, a, p_inv, *_compose(obs, toep, rmat, jnp))
+    m = 2 * sos.shape[0]
+    extra_shapes = ((block_len, 2 * m), (m, m), (block_len, block_len), (2 * m, block_len))
+    ops = traced_block_operators(sos, block_len, dtype, compose=(
+        lambda o: _compose(o[0], o[1], o[2], np), lambda o: _compose(o[0], o[1], o[2], jnp), extra_shapes))
+    obs, toep, rmat, a_pow, a, _, p_inv = ops[:7]
+    return ZeroPhaseOps(obs, toep, rmat, a_pow, a, p_inv, *ops[7:])
 
 
 def _scan_states(u, a_pow, s0, reverse: bool):

@@ -23,8 +23,9 @@ concrete coefficients the block operators are built on the host in float64; in f
 use a balanced state basis, which makes the block method *more* accurate than SciPy's float32
 ``sosfilt`` (e.g. 4e-7 vs 3.3e-3 of the peak for a 0.1 Hz high-pass at 1 kHz). ``'auto'``
 picks: float64 -> block, or scan when a pole lies within 1e-3 of the unit circle; float32 ->
-block for concrete sections with a balanced basis, else scan (traced designs in float32: the
-DF-II-T block operators would lose accuracy near ``z = 1``).
+block, except concrete sections whose state basis cannot be balanced (scan). For a traced
+(learnable) design in float32 the block operators still come from the float64 host build, through
+a callback, with derivatives from JAX (``_host_design``): same accuracy as for concrete sections.
 """
 
 from __future__ import annotations

@@ -463,3 +463,43 @@ def test_float32_balanced_block_beats_scipy_float32():
         y = np.asarray(F.sosfilt(sos, jnp.asarray(x)))
         assert y.dtype == np.float32
         assert np.max(np.abs(y - ref)) <= 0.1 * scipy_err, (order, f, btype)
+
+
+def test_float32_traced_sections_keep_the_balanced_block_accuracy():
+    """Sections passed as a jit argument (a learnable design) in float32: the block operators
+    still come from the float64 host build, so the result equals the concrete path to float32
+    rounding (and beats SciPy's float32 sosfilt), and the gradient w.r.t. the cutoff agrees with
+    the float64 one to 1e-3 of its largest component (the float32 design rounds the coefficients;
+    the per-sample scan errs by as much)."""
+    rng = np.random.default_rng(10)
+    n = 12000
+    x = (rng.standard_normal((2, n)) + np.linspace(0, 3, n)).astype(np.float32)
+    seen = []
+    for order, f, btype in DESIGNS[:2]:
+        sos = _sos(order, f, btype)
+
+        @jax.jit
+        def traced(s, v):
+            seen.append(F.resolve_method("auto", v.dtype, s))
+            return F.sosfilt(s, v)
+
+        ref = ss.sosfilt(sos, x.astype(np.float64))
+        scipy_err = np.max(np.abs(ss.sosfilt(sos.astype(np.float32), x) - ref))
+        y = np.asarray(traced(jnp.asarray(sos, jnp.float32), jnp.asarray(x)))
+        concrete = np.asarray(F.sosfilt(sos.astype(np.float32), jnp.asarray(x)))
+        assert np.max(np.abs(y - concrete)) <= 1e-5 * np.max(np.abs(ref))
+        assert np.max(np.abs(y - ref)) <= scipy_err, (order, f, btype)
+    assert seen == ["block", "block"]
+
+    def loss(fc, v):
+        s = F.butter_sos(4, fc, FS, "bandpass", dtype=v.dtype)
+        return jnp.mean(F.sosfiltfilt(s, v, padlen=27) ** 2)
+
+    g32 = jax.jit(jax.grad(loss))(jnp.array([1.0, 40.0], jnp.float32), jnp.asarray(x[:, :4000]))
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        g64 = np.asarray(jax.grad(loss)(jnp.array([1.0, 40.0], jnp.float64), jnp.asarray(x[:, :4000], jnp.float64)))
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+    np.testing.assert_allclose(np.asarray(g32), g64, rtol=0, atol=1e-3 * np.max(np.abs(g64)))
