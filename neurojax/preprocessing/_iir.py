@@ -188,21 +188,18 @@ def _block_operators_np(sos: np.ndarray, block_len: int, balance: bool = True):
     return obs, toep, vec[::-1].T.copy(), a_pow, a, t, t_inv
 
 
-def _block_operators_jnp(sos, block_len: int, basis=None):
-    """JAX build of :func:`_block_operators_np`'s operators, in the state basis ``basis = (P, P^-1)``
-    (DF-II-T, ``P = I``, when ``None``)."""
+def _block_operators_jnp(sos, block_len: int, basis):
+    """JAX build of :func:`_block_operators_np`'s operators in the state basis ``basis = (P, P^-1)``
+    (used for their derivatives, see :func:`traced_block_operators`)."""
     a, b, c, d = cascade_state_space(sos, jnp)
-    if basis is not None:
-        t, t_inv = basis
-        a, b, c = t_inv @ a @ t, t_inv @ b, c @ t
+    t, t_inv = basis
+    a, b, c = t_inv @ a @ t, t_inv @ b, c @ t
 
     def step(carry, _):
         ci, vi, pi = carry
         return (ci @ a, a @ vi, a @ pi), (ci, vi)
 
-    eye = jnp.eye(a.shape[0], dtype=a.dtype)
-    (_, _, a_pow), (obs, vec) = jax.lax.scan(step, (c, b, eye), None, length=block_len)
-    t, t_inv = (eye, eye) if basis is None else basis
+    (_, _, a_pow), (obs, vec) = jax.lax.scan(step, (c, b, jnp.eye(a.shape[0], dtype=a.dtype)), None, length=block_len)
     h = jnp.concatenate([d[None], obs[: block_len - 1] @ b])
     idx = np.arange(block_len)[:, None] - np.arange(block_len)[None, :]
     toep = jnp.where(idx >= 0, h[np.clip(idx, 0, None)], 0.0)
