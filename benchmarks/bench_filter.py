@@ -27,6 +27,8 @@ def main():
     parser.add_argument("--no-mne", action="store_true")
     parser.add_argument("--no-grad", action="store_true")
     parser.add_argument("--no-scan", action="store_true", help="skip the per-sample scan backend")
+    parser.add_argument("--grad-scan", action="store_true",
+                        help="also time value_and_grad through the per-sample scan at full size (~10 s per call)")
     args = parser.parse_args()
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -86,7 +88,8 @@ def main():
         if not args.no_grad:
             # learnable cutoff: forward vs value_and_grad w.r.t. (x, cutoff)
             # the per-sample scan stores every carry under autodiff: only timed at --quick size
-            for method in ("block", "scan") if args.quick else ("block",):
+            # unless --grad-scan
+            for method in ("block", "scan") if args.quick or args.grad_scan else ("block",):
                 def loss(v, fc, m=method):
                     s = F.butter_sos(4, fc, sfreq, "bandpass", dtype=v.dtype)
                     return jnp.sum(F.sosfiltfilt(s, v, padlen=27, method=m) ** 2)
@@ -98,6 +101,7 @@ def main():
                 jax.block_until_ready(vg(xj, fc))
                 tf, _ = best_of(lambda: fwd(xj, fc), args.repeat)
                 tg, _ = best_of(lambda: vg(xj, fc), args.repeat)
+                print(f"{dt:8s} {'forward loss, traced cutoff (' + method + ')':44s} {tf:9.3f}")
                 print(f"{dt:8s} {'value_and_grad(x, cutoff) / forward (' + method + ')':44s} {tg:9.3f} {'':11s} {tg / tf:7.2f}")
 
 
