@@ -14,6 +14,11 @@ Two realisations, chosen on the host from the static ``(up, down, len(h))``:
 * **Gather** (large co-prime rates such as 1001/1000 or 160/147): output ``i = q*up + r`` reads
   ``x[q*down + off_r - t]`` with taps ``h[ph_r + t*up]``, ``t < ceil(len(h)/up)``; work per
   output is ``len(h)/up`` multiply-adds, independent of ``up``.
+* **Strided convolution** (integer decimation, ``up = 1``): ``y[i] = sum_k x[i*down + half_len - k]
+  h[k]`` is one ``lax.conv_general_dilated`` with stride ``down``, exactly ``len(h)`` multiply-adds
+  per output. On XLA's CPU backend it beats the GEMM blocks in float64 (measured 0.30 vs 0.44 s for
+  306 ch x 300 s, 1000 -> 250 Hz) but not in float32 (0.64 vs 0.22 s), so ``'auto'`` uses it for
+  float64 decimation only.
 
 Both are plain JAX ops, so gradients w.r.t. the input are the exact adjoint.
 """
@@ -21,17 +26,18 @@ Both are plain JAX ops, so gradients w.r.t. the input are the exact adjoint.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["PolyPlan", "plan_polyphase", "apply_polyphase"]
+__all__ = ["PolyPlan", "plan_polyphase", "apply_polyphase", "reads_every_input"]
 
 
 @dataclass(frozen=True)
 class PolyPlan:
-    kind: str  # "gemm" | "gather"
+    kind: str  # "gemm" | "gather" | "conv"
     up: int
     down: int
     n_in: int
@@ -46,6 +52,9 @@ class PolyPlan:
     # gather
     offsets: np.ndarray | None = None  # (up,)
     taps_idx: np.ndarray | None = None  # (up, n_taps) tap index, -1 = zero
+    # conv (up == 1): used for kind "conv", or in float64 for an "auto" gemm plan
+    half_len: int = 0
+    conv_in_float64: bool = False
 
 
 def _gemm_cost(up: int, down: int, length: int, half_len: int, bq: int) -> tuple[int, int, int, int]:
@@ -62,6 +71,12 @@ def plan_polyphase(length: int, up: int, down: int, half_len: int, n_in: int, n_
 
     Only indices are precomputed, so the taps themselves may be traced (trainable).
     """
+    if kind not in ("auto", "gemm", "gather", "conv"):
+        raise ValueError(f"kind must be 'auto', 'gemm', 'gather' or 'conv', got {kind!r}")
+    if kind == "conv":
+        if up != 1:
+            raise ValueError(f"kind='conv' is for integer decimation (up == 1); got up={up}, use 'auto'")
+        return PolyPlan("conv", up, down, n_in, n_out, half_len=half_len)
     useful = -(-length // up)
     best = None
     for bq in range(1, 257):
@@ -72,6 +87,7 @@ def plan_polyphase(length: int, up: int, down: int, half_len: int, n_in: int, n_
         if best is None or score < best[0]:
             best = (score, bq, cost, n_c, m_min, width)
     _, bq, cost, n_c, m_min, width = best
+    conv_in_float64 = kind == "auto" and up == 1
     if kind == "auto":
         # Dense GEMM blocks win even with many multiplications by zero (measured on CPU: 20x
         # faster than the gather at 160/147, equal at 1000/1001), unless the kernel gets huge.
@@ -86,7 +102,8 @@ def plan_polyphase(length: int, up: int, down: int, half_len: int, n_in: int, n_
         kern = np.where(valid, idx, -1).reshape(n_c, frame, p_out)
         n_blocks = -(-n_out // p_out)
         return PolyPlan("gemm", up, down, n_in, n_out, frame=frame, n_blocks=n_blocks,
-                        n_frames=n_blocks + n_c - 1, block_out=p_out, left=-m_min, kernel_idx=kern)
+                        n_frames=n_blocks + n_c - 1, block_out=p_out, left=-m_min, kernel_idx=kern,
+                        half_len=half_len, conv_in_float64=conv_in_float64)
     r = np.arange(up)
     total = r * down + half_len
     offsets = total // up
@@ -94,7 +111,21 @@ def plan_polyphase(length: int, up: int, down: int, half_len: int, n_in: int, n_
     t = np.arange(useful)
     tap_idx = phase[:, None] + up * t[None, :]
     taps = np.where(tap_idx < length, tap_idx, -1)
-    return PolyPlan("gather", up, down, n_in, n_out, offsets=offsets, taps_idx=taps)
+    return PolyPlan("gather", up, down, n_in, n_out, offsets=offsets, taps_idx=taps, half_len=half_len,
+                    conv_in_float64=conv_in_float64)
+
+
+@lru_cache(maxsize=64)
+def reads_every_input(length: int, up: int, down: int, half_len: int, n_in: int, n_out: int) -> bool:
+    """Whether every input sample is multiplied into at least one output (host, static sizes).
+
+    Then a NaN/Inf anywhere in the input makes some output non-finite (``0 * inf`` is NaN too, and
+    every realisation multiplies its zero taps), so a finite check can read the output instead.
+    Input ``n`` meets output ``i`` when ``0 <= i*down - n*up + half_len < length``.
+    """
+    n = np.arange(n_in, dtype=np.int64)
+    first = np.maximum(-((half_len - n * up) // down), 0)  # smallest i with a tap index >= 0
+    return bool(np.all((first < n_out) & (first * down - n * up + half_len < length)))
 
 
 def _take_taps(h, idx: np.ndarray, dtype) -> jax.Array:
@@ -109,6 +140,8 @@ def apply_polyphase(plan: PolyPlan, x: jax.Array, h) -> jax.Array:
     """Resample rows of ``x`` ``(n, n_in)`` -> ``(n, n_out)`` with taps ``h`` (scaled by ``up``)."""
     n = x.shape[0]
     dtype = x.dtype
+    if plan.kind == "conv" or (plan.conv_in_float64 and dtype == jnp.float64):
+        return _decimate_conv(plan, x, h)
     if plan.kind == "gemm":
         total = plan.n_frames * plan.frame
         right = total - plan.left - plan.n_in
@@ -151,6 +184,17 @@ def apply_polyphase(plan: PolyPlan, x: jax.Array, h) -> jax.Array:
     else:
         y = jax.vmap(row_fn)(xp)
     return y.reshape(n, n_q * up)[:, : plan.n_out]
+
+
+def _decimate_conv(plan: PolyPlan, x: jax.Array, h) -> jax.Array:
+    """``y[i] = sum_k x[i*down + half_len - k] h[k]`` as a correlation with the reversed taps."""
+    h = jnp.asarray(h, x.dtype)
+    length = h.shape[0]
+    lo = length - 1 - plan.half_len  # zeros before x (negative: the first samples are skipped)
+    hi = (plan.n_out - 1) * plan.down + length - lo - plan.n_in  # zeros after x
+    y = jax.lax.conv_general_dilated(x[:, None, :], h[::-1][None, None, :], window_strides=(plan.down,),
+                                     padding=[(lo, hi)], precision=jax.lax.Precision.HIGHEST)
+    return y[:, 0, : plan.n_out]
 
 
 def rational_taps(up: int, down: int, window) -> tuple[np.ndarray, int]:

@@ -28,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._polyphase import apply_polyphase, output_length, plan_polyphase, rational_taps
-from ._validate import as_float_array, check_finite, check_sfreq
+from ._polyphase import apply_polyphase, output_length, plan_polyphase, rational_taps, reads_every_input
+from ._validate import as_float_array, check_finite, check_sfreq, is_traced
 
 __all__ = [
     "rational_ratio",
@@ -117,8 +117,19 @@ def _extend(x: jax.Array, mode: str, n: int, cval: float) -> jax.Array:
 
 
 def _poly_rows(x2: jax.Array, up: int, down: int, h, half_len: int, padtype: str, cval: float | None, kind: str) -> jax.Array:
+    """Resample rows; traced input is checked for NaN/Inf here, on the smaller of input and output.
+
+    A run-time check of a traced input costs a full extra pass plus a copy of it (measured 0.22 s
+    of 0.49 s for 306 ch x 300 s in float64), so when every input sample reaches some output
+    (:func:`._polyphase.reads_every_input`) and the output is smaller, the output is checked.
+    """
     n_in = x2.shape[-1]
     n_out = output_length(n_in, up, down)
+    check_output = False
+    if is_traced(x2):
+        check_output = n_out <= n_in and reads_every_input(h.shape[0], up, down, half_len, n_in, n_out)
+        if not check_output:
+            x2 = check_finite(x2, "x")
     background = None
     if padtype in _STAT_PADS:
         if padtype == "mean":
@@ -139,7 +150,7 @@ def _poly_rows(x2: jax.Array, up: int, down: int, h, half_len: int, padtype: str
     y = apply_polyphase(plan, x2, h)
     if background is not None:
         y = y + background
-    return y
+    return check_finite(y, "x") if check_output else y
 
 
 def resample_poly(
@@ -168,7 +179,8 @@ def resample_poly(
             'wrap', 'antireflect', 'antisymmetric', 'line', 'smooth', or 'mean' | 'median' |
             'maximum' | 'minimum' (that statistic is removed, the signal zero-padded, and added back).
         cval: constant for ``padtype='constant'``.
-        kind: 'auto' | 'gemm' | 'gather' realisation (see ``_polyphase``).
+        kind: 'auto' | 'gemm' | 'gather' | 'conv' (integer decimation only) realisation (see
+            ``_polyphase``).
 
     Returns:
         The resampled array; the time axis has ``ceil(n*up/down)`` samples.
@@ -179,9 +191,10 @@ def resample_poly(
     x = as_float_array(x, "x")
     if x.ndim == 0 or x.shape[axis] < 1:
         raise ValueError(f"x needs a non-empty time axis (axis={axis}), got shape {x.shape}")
-    x = check_finite(x, "x")
     if up == down == 1:
-        return jnp.array(x, copy=True)
+        return jnp.array(check_finite(x, "x"), copy=True)
+    if not is_traced(x):
+        x = check_finite(x, "x")  # eagerly, with the count of bad values (traced: in _poly_rows)
     h, half_len = rational_taps(up, down, window)
     xm = jnp.moveaxis(x, axis, -1)
     lead = xm.shape[:-1]
@@ -366,7 +379,9 @@ class Resampler(eqx.Module):
     def __call__(self, x: Float[Array, "*batch n_times"]) -> Float[Array, "*batch n_out"]:
         if self.method == "fft":
             return resample_mne(x, self.sfreq_out, self.sfreq_in, npad="auto")
-        x = check_finite(as_float_array(x, "x"), "x")
+        x = as_float_array(x, "x")
+        if not is_traced(x):
+            x = check_finite(x, "x")  # traced input is checked in _poly_rows
         lead = x.shape[:-1]
         h = self.taps.astype(x.dtype) * self.up
         half_len = (self.taps.shape[0] - 1) // 2

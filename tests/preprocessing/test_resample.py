@@ -16,12 +16,13 @@ from neurojax.preprocessing import resample as R
 RATES = [(1, 2), (1, 4), (2, 3), (5, 8), (3, 7), (160, 147), (1000, 1001), (4, 1)]
 
 
-@pytest.mark.parametrize("up,down", RATES)
-@pytest.mark.parametrize("kind", ["gemm", "gather"])
+@pytest.mark.parametrize("up,down,kind", [(u, d, k) for u, d in RATES for k in ("gemm", "gather")]
+                         + [(1, 2, "conv"), (1, 4, "conv"), (1, 4, "auto")])
 def test_resample_poly_matches_scipy(x64, up, down, kind):
-    """R1: both realisations, odd/even lengths, 1-D and batched: max abs <= 1e-12 (float64)."""
+    """R1: every realisation (the strided convolution for decimation; 'auto' picks it in float64),
+    odd/even lengths, 1-D and batched: max abs <= 1e-12 (float64)."""
     rng = np.random.default_rng(up * 31 + down)
-    for n in (1001, 1000) if kind == "gemm" else (1001,):
+    for n in (1001, 1000) if kind != "gather" else (1001,):
         x = rng.standard_normal((2, n)) + 1.0
         ref = ss.resample_poly(x, up, down, axis=-1)
         y = R.resample_poly(x, up, down, kind=kind)
@@ -159,7 +160,7 @@ def test_adjoint_and_gradients(x64):
     """R7: <A x, y> = <x, A^T y> with A^T from jax.vjp (1e-10 rel), for both realisations."""
     rng = np.random.default_rng(6)
     x = jnp.asarray(rng.standard_normal((2, 900)))
-    for up, down, kind in ((1, 4, "gemm"), (160, 147, "gather")):
+    for up, down, kind in ((1, 4, "gemm"), (160, 147, "gather"), (1, 4, "conv")):
         fx, vjp = jax.vjp(lambda v: R.resample_poly(v, up, down, kind=kind), x)
         y = jnp.asarray(rng.standard_normal(fx.shape))
         (aty,) = vjp(y)
@@ -206,3 +207,28 @@ def test_bad_input_raises():
         R.resample_mne(x, 1, 2, method="sinc")
     with pytest.raises(ValueError, match="empty|non-empty"):
         R.resample_poly(np.zeros((2, 0)), 1, 2)
+    with pytest.raises(ValueError, match="kind"):
+        R.resample_poly(x, 1, 2, kind="fft")
+    with pytest.raises(ValueError, match="decimation"):
+        R.resample_poly(x, 2, 3, kind="conv")
+
+
+@pytest.mark.parametrize("up,down,window,reads_all", [
+    (1, 4, ("kaiser", 5.0), True), (3, 2, ("kaiser", 5.0), True), (1, 4, np.ones(1), False)])
+def test_traced_non_finite_input_fails_at_run_time(x64, up, down, window, reads_all):
+    """Under jit a NaN anywhere in the input stops the call: checked on the (smaller) output when
+    every input sample reaches an output (decimation with the default taps), else on the input
+    (an upsampler, or a single-tap decimator that never reads samples 1, 2, 3). Float64, where
+    decimation runs as a strided convolution that multiplies only the samples it reads."""
+    from neurojax.preprocessing._polyphase import rational_taps, reads_every_input
+
+    n = 101
+    taps, half = rational_taps(up, down, window)
+    assert reads_every_input(taps.shape[0], up, down, half, n, -(-n * up // down)) == reads_all
+    fn = jax.jit(lambda v: R.resample_poly(v, up, down, window=window))
+    for position in (0, 1, n - 1):
+        bad = np.zeros((2, n))
+        bad[1, position] = np.nan
+        with pytest.raises(Exception, match="NaN or Inf"):
+            jax.block_until_ready(fn(jnp.asarray(bad)))
+    assert np.all(np.isfinite(np.asarray(fn(jnp.ones((2, n))))))
