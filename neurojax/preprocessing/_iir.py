@@ -21,7 +21,7 @@ from jaxtyping import Array, Float
 from ._host_design import host_value_jax_tangent
 
 __all__ = ["ZERO_PHASE_BLOCK_LEN", "sosfilt_scan", "sosfilt_block", "balancing_transform", "balanced_basis_available", "ssm_block_filter", "cascade_state_space", "block_operators",
-           "traced_block_operators"]
+           "host_block_operators", "traced_block_operators"]
 
 
 def sosfilt_scan(
@@ -212,16 +212,25 @@ def block_operator_shapes(n_sections: int, block_len: int) -> tuple[tuple[int, .
     return ((ln, m), (ln, ln), (m, ln), (m, m), (m, m), (m, m), (m, m))
 
 
+def host_block_operators(sos, block_len: int, dtype) -> tuple[np.ndarray, ...]:
+    """Float64 host build of ``(O, T, R, A^L, A, P, P^-1)`` for concrete ``sos`` worked in ``dtype``.
+
+    Float64 keeps the DF-II-T basis (already ~1e-11 accurate; the basis change itself would add
+    ~1e-10); lower precisions use the balanced basis.
+    """
+    sos64 = np.asarray(sos, dtype=np.float64)
+    return _block_operators_np(sos64 / sos64[:, 3:4], block_len, balance=jnp.dtype(dtype) != jnp.float64)
+
+
 def traced_block_operators(sos, block_len: int, dtype, compose=None):
-    """Block operators of traced ``sos``: the host values of :func:`block_operators`, JAX derivatives (see :mod:`._host_design`); ``compose`` appends derived operators
-    (a pair of NumPy/JAX functions and their extra shapes)."""
-    n_sections = sos.shape[0]
-    shapes = block_operator_shapes(n_sections, block_len)
+    """Block operators of traced ``sos``: the values of :func:`host_block_operators`, derivatives
+    from JAX (see :mod:`._host_design`). ``compose = (numpy_fn, jax_fn, shapes)`` appends operators
+    derived from the seven."""
+    shapes = block_operator_shapes(sos.shape[0], block_len)
     host_extra, jax_extra, extra_shapes = compose if compose is not None else (None, None, ())
 
     def host_build(sos64):
-        # float64 keeps the DF-II-T basis (see block_operators); lower precisions balance it
-        ops = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
+        ops = host_block_operators(sos64, block_len, dtype)
         return ops + (host_extra(ops) if host_extra else ())
 
     def jax_build(s, host_values):
@@ -242,12 +251,7 @@ def block_operators(sos, block_len: int, dtype):
     derivatives from JAX (:func:`traced_block_operators`).
     """
     if not isinstance(sos, jax.core.Tracer):
-        sos64 = np.asarray(sos, dtype=np.float64)
-        sos64 = sos64 / sos64[:, 3:4]
-        # float64 keeps the DF-II-T basis (already ~1e-11 accurate; the basis change itself
-        # would add ~1e-10); lower precisions use the balanced basis
-        ops = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
-        return tuple(jnp.asarray(o, dtype=dtype) for o in ops)
+        return tuple(jnp.asarray(o, dtype=dtype) for o in host_block_operators(sos, block_len, dtype))
     return traced_block_operators(sos, block_len, dtype)
 
 

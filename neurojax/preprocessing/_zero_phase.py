@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._iir import _block_operators_np, traced_block_operators
+from ._iir import host_block_operators, traced_block_operators
 
 __all__ = ["ZeroPhaseOps", "zero_phase_operators", "zero_phase_rows"]
 
@@ -87,15 +87,13 @@ def zero_phase_operators(sos, block_len: int, dtype) -> ZeroPhaseOps:
     that basis (:func:`._iir.traced_block_operators`).
     """
     if not isinstance(sos, jax.core.Tracer):
-        sos64 = np.asarray(sos, dtype=np.float64)
-        sos64 = sos64 / sos64[:, 3:4]
-        obs, toep, rmat, a_pow, a, _, p_inv = _block_operators_np(sos64, block_len, balance=jnp.dtype(dtype) != jnp.float64)
-        ops = (obs, toep, rmat, a_pow, a, p_inv, *_compose(obs, toep, rmat, np))
-        return ZeroPhaseOps(*(jnp.asarray(o, dtype=dtype) for o in ops))
-    m = 2 * sos.shape[0]
-    extra_shapes = ((block_len, 2 * m), (m, m), (block_len, block_len), (2 * m, block_len))
-    ops = traced_block_operators(sos, block_len, dtype, compose=(
-        lambda o: _compose(o[0], o[1], o[2], np), lambda o: _compose(o[0], o[1], o[2], jnp), extra_shapes))
+        ops = host_block_operators(sos, block_len, dtype)
+        ops = tuple(jnp.asarray(o, dtype=dtype) for o in ops + _compose(*ops[:3], np))
+    else:
+        m = 2 * sos.shape[0]
+        extra_shapes = ((block_len, 2 * m), (m, m), (block_len, block_len), (2 * m, block_len))
+        ops = traced_block_operators(sos, block_len, dtype, compose=(
+            lambda o: _compose(*o[:3], np), lambda o: _compose(*o[:3], jnp), extra_shapes))
     obs, toep, rmat, a_pow, a, _, p_inv = ops[:7]
     return ZeroPhaseOps(obs, toep, rmat, a_pow, a, p_inv, *ops[7:])
 
