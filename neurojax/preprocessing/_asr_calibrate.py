@@ -147,20 +147,27 @@ def rms_window_starts(n_samples: int, window: int, overlap: float = 0.66) -> np.
     return round_half_away(starts).astype(int) - 1
 
 
-def window_rms(y: Float[Array, "C S"], starts: np.ndarray, window: float, batch_size: int = 8) -> Float[Array, "C n_win"]:
-    """Root mean square of each row of ``y`` in windows ``[start, start + floor(window))``.
+def window_rms(
+    y: Float[Array, "C S"], starts: np.ndarray, window: float, batch_size: int = 8,
+    projection: Float[Array, "K C"] | None = None,
+) -> Float[Array, "C n_win"]:
+    """Root mean square of each row of ``y`` (of ``projection @ y`` if given) in windows
+    ``[start, start + floor(window))``.
 
     ``window`` is the divisor (clean_windows allows a non-integer window length; the samples taken
-    are ``0 .. ceil(window) - 1``, MATLAB's ``0:N-1``).
+    are ``0 .. ceil(window) - 1``, MATLAB's ``0:N-1``). Rows are processed ``batch_size`` at a
+    time, projected rows included, so no second recording-sized array is made.
     """
     n_take = int(np.floor(window - 1)) + 1
     idx = jnp.asarray(starts)[:, None] + jnp.arange(n_take)[None, :]
+    rows = y if projection is None else projection
 
     def one(row):
+        row = row if projection is None else row @ y
         sq = row**2
         return jnp.sqrt(jnp.sum(sq[idx], axis=1) / window)
 
-    return jax.lax.map(one, y, batch_size=min(batch_size, y.shape[0]))
+    return jax.lax.map(one, rows, batch_size=min(batch_size, rows.shape[0]))
 
 
 #: :func:`window_rms` compiled once per input shape (``starts`` traced, ``window`` static), for

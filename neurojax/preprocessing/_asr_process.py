@@ -18,8 +18,10 @@ Once the statistics signal (the shaped data) is known, every update point is ind
 * samples between two update points are blended with raised-cosine weights between the previous
   and the new ``R`` and copied bit-exactly when both are the identity.
 
-So the eigendecompositions are one batched ``eigh`` and the blending two batched matmuls; memory is
-linear in the duration (one ``N``-sample window per update point is gathered in batches).
+So the eigendecompositions are batched (certified trivial updates skip them) and the blending is two
+small matmuls per repaired interval, done in place in one work buffer; memory is linear in the
+duration (one ``N``-sample window per update point is gathered in batches, and the processing kernel
+holds about one recording-sized temporary).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from ._yulewalk import round_half_away
 
 __all__ = [
     "update_points", "blend_layout", "window_covariances", "eigh_safe", "reconstruction", "reconstruction_fast",
-    "certified_trivial", "reconstruction_for_mode", "blend",
+    "certified_trivial", "reconstruction_for_mode", "blend_in_place",
 ]
 
 
@@ -249,40 +251,47 @@ def reconstruction_for_mode(covs, v, stdevs, tau, maxdims: int, mode: str, tempe
     return reconstruction(covs, v, stdevs, tau, maxdims, mode, temperature)
 
 
-def blend(
-    y: Float[Array, "C L"],
+def blend_in_place(
+    work: Float[Array, "C L"],
     r: Float[Array, "n C C"],
     trivial: Array,
     r_prev: Float[Array, "C C"],
     prev_trivial: Array,
-    gather: np.ndarray,
-    weight: np.ndarray,
-    scatter: np.ndarray,
-) -> Float[Array, "C m"]:
-    """Raised-cosine blend of ``y`` between consecutive reconstructions (see :func:`blend_layout`).
+    points: np.ndarray,
+) -> Float[Array, "C L"]:
+    """Raised-cosine blend of ``work`` between consecutive reconstructions, interval by interval.
 
-    ``y`` must hold at least ``gather.max() + 1`` columns (the dummy padding column included);
-    returns the processed positions that ``scatter`` selects (the full table: ``start ..
-    points[-1] - 1``, 0-based, in order; a slice of it keeps only that part of the output).
+    Interval ``j`` holds work columns ``points[j-1] .. points[j] - 1`` (0-based; from 0 for the
+    first), blended as ``beta R_j y + (1 - beta) R_{j-1} y`` with ``beta`` from
+    :func:`blend_layout`. Each interval is read from and written back into the one work buffer, so
+    no second copy of the recording is made; intervals between two trivial updates are left as they
+    are (bit-exact copy). ``work`` needs ``max interval length`` columns of padding after
+    ``points[-1]``; returns the blended buffer (same shape).
     """
+    prev = np.concatenate([[0], points[:-1]])
+    lengths = points - prev
+    weight = blend_layout(points)[1]
+    k_max = weight.shape[1]
+    if work.shape[1] < prev[-1] + k_max:
+        raise ValueError(f"work buffer too short: {work.shape[1]} columns, need {prev[-1] + k_max}")
     r_before = jnp.concatenate([r_prev[None], r[:-1]], axis=0)
     t_before = jnp.concatenate([jnp.asarray(prev_trivial)[None], trivial[:-1]], axis=0)
-    c = y.shape[0]
-    rows = np.arange(c)
-    yb = y[rows[None, :, None], gather[:, None, :]]  # (n, C, k), one gather
-    beta = jnp.asarray(weight, y.dtype)[:, None, :]
     copy = trivial & t_before
+    beta = jnp.asarray(weight, work.dtype)[:, None, :]
+    inside = jnp.asarray(np.arange(k_max)[None, :] < lengths[:, None])[:, None, :]
+    starts = jnp.asarray(prev, jnp.int32)
 
-    def body(j, yb):
-        # intervals between two trivial updates are copied; only repaired ones cost two matmuls.
-        # Updating the loop-carried array in place keeps one (n, C, k) buffer instead of two.
-        yj, bj = yb[j], beta[j]
-        new = jax.lax.cond(copy[j], lambda: yj, lambda: bj * (r[j] @ yj) + (1 - bj) * (r_before[j] @ yj))
-        return yb.at[j].set(new)
+    def body(j, work):
+        y = jax.lax.dynamic_slice_in_dim(work, starts[j], k_max, axis=1)
 
-    out = jax.lax.fori_loop(0, yb.shape[0], body, yb)
-    slot, col = np.divmod(np.asarray(scatter), gather.shape[1])
-    return out[slot[None, :], rows[:, None], col[None, :]]  # (C, m), one gather
+        def mix():
+            mixed = beta[j] * (r[j] @ y) + (1 - beta[j]) * (r_before[j] @ y)
+            return jnp.where(inside[j], mixed, y)  # columns past the interval belong to the next one
+
+        new = jax.lax.cond(copy[j], lambda: y, mix)
+        return jax.lax.dynamic_update_slice_in_dim(work, new, starts[j], axis=1)
+
+    return jax.lax.fori_loop(0, len(points), body, work)
 
 
 class _Params(NamedTuple):

@@ -255,20 +255,63 @@ def block_operators(sos, block_len: int, dtype):
     return traced_block_operators(sos, block_len, dtype)
 
 
-def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN):
-    """Filter rows of ``x`` ``(n, n_times)`` from states ``s0`` ``(n, M)``; returns ``(y, s_final)``."""
+# Samples per channel row filtered in one piece: long inputs are filtered chunk by chunk in place,
+# so the temporaries (block layout, the two GEMM outputs) cover one chunk, not the recording.
+CHUNK_ELEMENTS = 1 << 21
+
+
+def chunk_blocks(n_rows: int, block_len: int) -> int:
+    """Blocks per chunk of :func:`ssm_block_filter` for ``n_rows`` rows (at least 64)."""
+    return max(64, CHUNK_ELEMENTS // max(n_rows * block_len, 1))
+
+
+def _filter_tail(x, s, ops, block_len):
+    """Filter rows ``x (n, T)`` (any ``T``) from internal states ``s``; returns ``(y, s_end)``."""
     n, n_times = x.shape
-    ops = block_operators(sos, block_len, x.dtype)
-    rmat, a, p, p_inv = ops[2], ops[4], ops[5], ops[6]
+    rmat, a = ops[2], ops[4]
     n_blocks = -(-n_times // block_len)
     pad = n_blocks * block_len - n_times
     xb = jnp.pad(x, ((0, 0), (0, pad))).reshape(n, n_blocks, block_len)
-    y, states, s_end = _blocks_forward(xb, s0 @ p_inv.T, ops[:5])
+    y, states, s_end = _blocks_forward(xb, s, ops[:5])
     y = y.reshape(n, n_blocks * block_len)[:, :n_times]
     if pad:
         rem = block_len - pad
         s_end = states[-1] @ jnp.linalg.matrix_power(a, rem).T + xb[:, -1, :rem] @ rmat[:, block_len - rem :].T
-    return y, s_end @ p.T
+    return y, s_end
+
+
+def ssm_block_filter(sos, x, s0, block_len: int = DEFAULT_BLOCK_LEN, blocks_per_chunk: int | None = None):
+    """Filter rows of ``x`` ``(n, n_times)`` from states ``s0`` ``(n, M)``; returns ``(y, s_final)``.
+
+    Inputs longer than two chunks (``blocks_per_chunk`` blocks each, by default
+    :func:`chunk_blocks`) run as a loop over chunks that reads each
+    chunk from, and writes its output back into, one ``(n, n_times)`` buffer, carrying the state:
+    the same arithmetic, with the peak memory of one output plus one chunk's temporaries.
+    """
+    n, n_times = x.shape
+    ops = block_operators(sos, block_len, x.dtype)
+    p, p_inv = ops[5], ops[6]
+    s = s0 @ p_inv.T
+    chunk = (chunk_blocks(n, block_len) if blocks_per_chunk is None else int(blocks_per_chunk)) * block_len
+    n_chunks = n_times // chunk
+    if n_chunks < 2:
+        y, s_end = _filter_tail(x, s, ops, block_len)
+        return y, s_end @ p.T
+
+    def body(i, carry):
+        y, s = carry
+        xc = jax.lax.dynamic_slice_in_dim(y, i * chunk, chunk, axis=1).reshape(n, -1, block_len)
+        yc, _, s = _blocks_forward(xc, s, ops[:5])
+        return jax.lax.dynamic_update_slice_in_dim(y, yc.reshape(n, chunk), i * chunk, axis=1), s
+
+    y, s = jax.lax.fori_loop(0, n_chunks, body, (x, s))
+    done = n_chunks * chunk
+    if done < n_times:
+        # read from the loop's buffer (unfiltered past ``done``), so that ``x`` is dead after the
+        # loop starts and XLA can filter a temporary input in place instead of copying it
+        tail, s = _filter_tail(y[:, done:], s, ops, block_len)
+        y = jax.lax.dynamic_update_slice_in_dim(y, tail, done, axis=1)
+    return y, s @ p.T
 
 
 def sosfilt_block(sos, x, zi=None, block_len: int = DEFAULT_BLOCK_LEN):

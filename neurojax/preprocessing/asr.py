@@ -78,7 +78,7 @@ from ._asr_calibrate import (
     window_rms_jit,
 )
 from ._asr_process import (
-    _Params, _process_params, blend, blend_layout, reconstruction_for_mode, update_points,
+    _Params, _process_params, blend_in_place, reconstruction_for_mode, update_points,
     window_covariances,
 )
 from ._asr_stream import ASRStream, asr_stream_init, asr_stream_process
@@ -187,7 +187,7 @@ def _calibrator(n_channels: int, s_bucket: int, has_filter: bool, blocksize: int
     def stage2(xf, packed, start, block_mask, rms_starts, rms_mask, tables):
         cov = unpack_symmetric(geometric_median(packed, start=start, mask=block_mask), n_channels)
         lam, v = jnp.linalg.eigh(cov)
-        rms = window_rms(v.T @ xf, rms_starts, n_win)
+        rms = window_rms(xf, rms_starts, n_win, projection=v.T)  # component activations, batched
         if has_filter:
             rms = jnp.where(rms_mask[None, :], rms, jnp.inf)  # padding windows sort last
             mu, sig, _, _ = fit_rows(rms, tables, m_max, nb_max)
@@ -321,15 +321,16 @@ def _processor(c: int, s: int, params: _Params, has_filter: bool, mode: str):
     n, p, step, maxdims = params
     length = s + p
     points = update_points(length, step, phase=0, first=True, final=True)
-    gather, weight, scatter = blend_layout(points)
+    pad_end = int(np.max(np.diff(points, prepend=0)))  # blend_in_place reads whole intervals
     ends = points - 1 + (n - 1)  # window ends in a zero-prefixed (n - 1 + length) coordinate
     early = ends < 2 * n - 2  # windows that include some of the zero prefix
     reflect_start = np.mod(np.arange(p, 0, -1), s)
     reflect_end = np.arange(s - 2, s - 2 - p, -1)
 
     def one(x, v, stdevs, tau, sos, zi, temperature):
-        d = jnp.concatenate([x, 2 * x[:, -1:] - x[:, reflect_end]], axis=1)
-        carry = 2 * x[:, :1] - x[:, reflect_start]
+        # statistics stream: the shaped [x, reflected end], filtered in place chunk by chunk
+        ext = 2 * x[:, -1:] - x[:, reflect_end]
+        d = jnp.concatenate([x, ext], axis=1)
         xf = shape_signal(sos, d, zi)[0] if has_filter else d
         # windows reaching before the start see zeros: only those few read a zero-padded prefix,
         # the rest slice the filtered data directly (no padded copy of the whole recording)
@@ -339,9 +340,15 @@ def _processor(c: int, s: int, params: _Params, has_filter: bool, mode: str):
             parts.append(window_covariances(xf, ends[~early] - (n - 1), n))
         covs = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
         r, trivial = reconstruction_for_mode(covs, v, stdevs, tau, maxdims, mode, temperature)
-        work = jnp.concatenate([carry, d, jnp.zeros((c, 1), x.dtype)], axis=1)
-        # only the output range p .. p + s - 1 is gathered back (the carry's outputs are dropped)
-        return blend(work, r, trivial, jnp.eye(c, dtype=x.dtype), jnp.asarray(True), gather, weight, scatter[p : p + s])
+        # work stream: [reflected start (P), x, padding], blended in place. XLA would build it
+        # first (it only reads the input), keeping it alive beside the shaped signal: the padding's
+        # (zero) data dependency on r orders it after the statistics, one recording less of peak
+        # memory. The padding is never output (masked in blend_in_place), whatever r holds.
+        carry = 2 * x[:, :1] - x[:, reflect_start]
+        padding = jnp.zeros((c, pad_end), x.dtype) * r[0, 0, 0]
+        work = jnp.concatenate([carry, x, padding], axis=1)
+        out = blend_in_place(work, r, trivial, jnp.eye(c, dtype=x.dtype), jnp.asarray(True), points)
+        return out[:, p : p + s]  # the carry's outputs are dropped
 
     @jax.jit
     def run(xb, v, stdevs, tau, sos, zi, temperature):
