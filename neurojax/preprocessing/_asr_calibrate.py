@@ -26,6 +26,7 @@ from ._linalg import symmetrize
 from ._yulewalk import round_half_away
 
 __all__ = [
+    "MIN_CALIBRATION_WINDOWS",
     "block_index",
     "shape_signal",
     "block_covariances_packed",
@@ -36,6 +37,9 @@ __all__ = [
     "window_rms_jit",
     "coordinate_median",
 ]
+
+#: Fewest calibration RMS windows accepted (the robust fit is meaningless on fewer).
+MIN_CALIBRATION_WINDOWS = 20
 
 
 def shape_signal(sos: Array | None, x: Float[Array, "C S"], zi: Array | None = None) -> tuple[Array, Array | None]:

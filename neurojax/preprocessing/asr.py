@@ -67,6 +67,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from ._asr_calibrate import (
+    MIN_CALIBRATION_WINDOWS,
     block_index,
     block_covariances_packed,
     coordinate_median,
@@ -75,14 +76,14 @@ from ._asr_calibrate import (
     shape_signal,
     unpack_symmetric,
     window_rms,
-    window_rms_jit,
 )
 from ._asr_process import (
     _Params, _process_params, blend_in_place, reconstruction_for_mode, update_points,
     window_covariances,
 )
 from ._asr_stream import ASRStream, asr_stream_init, asr_stream_process
-from ._eeg_distribution import SHAPE_RANGE, fit_eeg_distribution, fit_rows, grid_bounds, grid_tables
+from ._clean_windows import clean_windows
+from ._eeg_distribution import SHAPE_RANGE, fit_rows, grid_bounds, grid_tables
 from ._validate import as_float_array, check_finite, check_ndim, check_same_channels, check_sfreq
 from ._yulewalk import round_half_away, shaping_filter_sos
 
@@ -97,10 +98,6 @@ __all__ = [
     "asr_stream_process",
     "MIN_CALIBRATION_WINDOWS",
 ]
-
-#: Fewest calibration RMS windows accepted (the robust fit is meaningless on fewer).
-MIN_CALIBRATION_WINDOWS = 20
-
 
 class ASRState(NamedTuple):
     """Calibrated ASR statistics.
@@ -423,64 +420,6 @@ def apply_asr(
     xb = x.reshape((-1, c, s))
     out = run(xb, v, stdevs, tau, sos, zi, jnp.asarray(temperature, dtype))
     return out.reshape(x.shape)
-
-
-# --------------------------------------------------------------------------------------------
-# Calibration-window selection
-
-
-def clean_windows(
-    data: Float[Array, "C S"],
-    sfreq: float,
-    max_bad_channels: float = 0.075,
-    zthresholds: tuple[float, float] = (-3.5, 5.5),
-    window_len: float = 1.0,
-    window_overlap: float = 0.66,
-) -> tuple[Array, np.ndarray]:
-    """Select clean calibration data from a recording (clean_rawdata's ``clean_windows``).
-
-    Per channel, the RMS of the raw signal in ``window_len``-second windows (66 % overlap) is
-    z-scored with a robust fit of its clean part (:func:`fit_eeg_distribution`). A window is
-    dropped when more than ``max_bad_channels`` (a fraction of C if < 1, rounded) channels exceed
-    ``zthresholds[1]``, or fall below ``zthresholds[0]``. The defaults are those ``clean_asr`` uses
-    for its automatic calibration (0.075, [-3.5, 5.5], 1 s).
-
-    Arguments:
-        data: ``(n_channels, n_times)`` high-passed recording.
-        sfreq: sampling rate in Hz.
-
-    Returns:
-        ``(clean, mask)``: the retained samples concatenated in time (the joins are not smoothed,
-        as in the reference) and the boolean ``(n_times,)`` mask of retained samples (NumPy).
-    """
-    x = as_float_array(data, "data")
-    if x.ndim != 2:
-        raise ValueError(f"data must be 2-D (n_channels, n_times); got shape {x.shape}")
-    check_finite(x, "data")
-    fs = check_sfreq(sfreq)
-    c, s = x.shape
-    n_win = window_len * fs
-    starts = rms_window_starts(s, n_win, window_overlap)
-    if len(starts) < MIN_CALIBRATION_WINDOWS:
-        raise ValueError(
-            f"data too short for clean_windows: {len(starts)} windows of {window_len:g} s, "
-            f"at least {MIN_CALIBRATION_WINDOWS} are needed (about {(MIN_CALIBRATION_WINDOWS * 0.34 + 1) * window_len:.0f} s)"
-        )
-    rms = window_rms_jit(x, jnp.asarray(starts), window=n_win)
-    mu, sig, _, _ = fit_eeg_distribution(rms)
-    z = np.sort(np.asarray((rms - mu[:, None]) / sig[:, None]), axis=0)
-    max_bad = int(round_half_away(c * max_bad_channels)) if 0 < max_bad_channels < 1 else int(max_bad_channels)
-    lo, hi = min(zthresholds), max(zthresholds)
-    remove = np.zeros(len(starts), dtype=bool)
-    if hi > 0:
-        remove |= z[c - 1 - max_bad] > hi
-    if lo < 0:
-        remove |= z[max_bad] < lo
-    mask = np.ones(s, dtype=bool)
-    n_take = int(np.floor(n_win - 1)) + 1
-    for st in starts[remove]:
-        mask[st : st + n_take] = False
-    return x[:, np.flatnonzero(mask)], mask
 
 
 # --------------------------------------------------------------------------------------------
