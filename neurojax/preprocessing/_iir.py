@@ -255,8 +255,9 @@ def block_operators(sos, block_len: int, dtype):
     return traced_block_operators(sos, block_len, dtype)
 
 
-# Samples per channel row filtered in one piece: long inputs are filtered chunk by chunk in place,
-# so the temporaries (block layout, the two GEMM outputs) cover one chunk, not the recording.
+# Elements (rows x samples) of one chunk of ssm_block_filter: long inputs are filtered chunk by
+# chunk in place, so the temporaries (block layout, the two GEMM outputs) cover one chunk, not the
+# recording (2^21: 8 MB in float32, large enough that the GEMMs stay efficient).
 CHUNK_ELEMENTS = 1 << 21
 
 
